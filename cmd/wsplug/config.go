@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"text/tabwriter"
+
+	"github.com/wsplug/wsplug/config"
+)
+
+func runValidate(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
+	quiet := fs.Bool("q", false, "print nothing on success")
+	pos, code := parse(fs, args, 1, 1)
+	if code >= 0 {
+		return code
+	}
+	f, code := load(pos[0], stderr)
+	if f == nil {
+		return code
+	}
+	if !*quiet {
+		fmt.Fprintf(stdout, "%s: ok: %d %s, %d %s, %d %s\n", pos[0],
+			len(f.APIs), plural(len(f.APIs), "api", "apis"),
+			len(f.Plugins), plural(len(f.Plugins), "plugin", "plugins"),
+			len(f.Warnings), plural(len(f.Warnings), "warning", "warnings"))
+	}
+	return exitOK
+}
+
+// load loads and validates a config file, printing its warnings, or every
+// problem and an exit code.
+func load(path string, stderr io.Writer) (*config.File, int) {
+	f, err := config.Load(path, nil)
+	if err != nil {
+		var ve *config.ValidationError
+		if errors.As(err, &ve) {
+			for _, p := range ve.Problems {
+				fmt.Fprintf(stderr, "%s\n", p)
+			}
+			n := len(ve.Problems)
+			fmt.Fprintf(stderr, "%d %s\n", n, plural(n, "problem", "problems"))
+		} else {
+			fmt.Fprintf(stderr, "wsplug: %v\n", err)
+		}
+		return nil, exitInput
+	}
+	for _, w := range f.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	return f, exitOK
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func runResolve(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
+	show := fs.Bool("show-secrets", false, "print tokens and other secrets instead of ***")
+	pos, code := parse(fs, args, 1, 2)
+	if code >= 0 {
+		return code
+	}
+	f, code := load(pos[0], stderr)
+	if f == nil {
+		return code
+	}
+
+	apis := f.APIs
+	if len(pos) == 2 {
+		a, ok := f.API(pos[1])
+		if !ok {
+			names := make([]string, len(f.APIs))
+			for i, a := range f.APIs {
+				names[i] = a.Name
+			}
+			fmt.Fprintf(stderr, "wsplug: no api named %q in %s; apis: %q\n", pos[1], pos[0], names)
+			return exitInput
+		}
+		if a.Websocket == nil {
+			fmt.Fprintf(stderr, "wsplug: api %q has no websocket section\n", a.Name)
+			return exitInput
+		}
+		apis = []config.API{*a}
+	}
+
+	ctx := context.Background()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	failed := false
+	for i := range apis {
+		a := &apis[i]
+		if a.Websocket == nil {
+			continue
+		}
+		t, err := resolve(ctx, a)
+		if err != nil {
+			fmt.Fprintf(stderr, "wsplug: %v\n", err)
+			failed = true
+			continue
+		}
+		state := ""
+		if !a.Enabled {
+			state = " (disabled)"
+		}
+		fmt.Fprintf(tw, "%s%s\n", a.Name, state)
+		url, header := t.Redacted(), t.RedactedHeader()
+		if *show {
+			url, header = t.URL, nil
+			for _, h := range a.Websocket.Headers {
+				name := http.CanonicalHeaderKey(h.Name)
+				header = append(header, config.Pair{Name: name, Value: t.Header.Get(name)})
+			}
+		}
+		fmt.Fprintf(tw, "  url\t%s\n", url)
+		for _, h := range header {
+			fmt.Fprintf(tw, "  header\t%s: %s\n", h.Name, h.Value)
+		}
+	}
+	tw.Flush()
+	if failed {
+		return exitInput
+	}
+	return exitOK
+}
+
+// resolve makes an API's client id and resolves its websocket URL and headers.
+func resolve(ctx context.Context, a *config.API) (*config.Target, error) {
+	plan, err := config.NewPlan(a)
+	if err != nil {
+		return nil, err
+	}
+	env := config.Env{}
+	v, err := plan.Values(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if v.ClientID == "" {
+		format, ok := config.BuiltinClientIDFormat(plan.ClientIDFormat())
+		if !ok {
+			return nil, fmt.Errorf("api[%s]: unknown client_id_format %q; available: %v",
+				a.Name, plan.ClientIDFormat(), config.BuiltinClientIDFormats())
+		}
+		if v.ClientID, err = format.NewClientID(ctx); err != nil {
+			return nil, fmt.Errorf("api[%s] client_id_format[%s]: %w", a.Name, plan.ClientIDFormat(), err)
+		}
+	}
+	return plan.Resolve(ctx, &v, env)
+}

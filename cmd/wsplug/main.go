@@ -1,0 +1,130 @@
+// Command wsplug runs websocket API clients described in a YAML file and
+// extended by WebAssembly plugins.
+//
+//	wsplug validate FILE         check a config file, report every problem
+//	wsplug resolve FILE [API]    print each websocket client's URL and headers
+//
+// Exit codes: 0 success, 1 the input is wrong, 2 usage.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitInput = 1
+	exitUsage = 2
+)
+
+// command is one subcommand.
+type command struct {
+	name, args, summary string
+	// run runs the command with its flag set, on which it defines its flags.
+	run func(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int
+}
+
+var commands = []command{
+	{"validate", "FILE", "check a config file and report every problem in it", runValidate},
+	{"resolve", "FILE [API]", "print each websocket client's final URL and headers", runResolve},
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return exitOK
+	}
+	for i := range commands {
+		if c := &commands[i]; c.name == args[0] {
+			return c.run(c.flags(stderr), args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "wsplug: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: wsplug COMMAND [flags] ARGS")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-22s %s\n", c.name+" "+c.args, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'wsplug COMMAND --help' for a command's flags.")
+	fmt.Fprintln(w, "Exit codes: 0 success, 1 the input is wrong, 2 usage.")
+}
+
+// flags makes the command's flag set, whose usage goes to stderr.
+func (c *command) flags(stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: wsplug %s [flags] %s\n\n%s.\n", c.name, c.args, capitalize(c.summary))
+		var b strings.Builder
+		fs.SetOutput(&b)
+		fs.PrintDefaults()
+		fs.SetOutput(stderr)
+		if b.Len() > 0 {
+			fmt.Fprintf(stderr, "\nFlags:\n%s", b.String())
+		}
+	}
+	return fs
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// parse parses flags that may come before, between or after the positional
+// arguments, and returns the positional ones. It returns a non-negative exit
+// code when the command must stop (help asked for, or a usage error).
+func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, int) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, exitOK
+			}
+			return nil, exitUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) < min || len(pos) > max {
+		fmt.Fprintf(fs.Output(), "wsplug %s: expected %s\n", fs.Name(), argCount(min, max))
+		fs.Usage()
+		return nil, exitUsage
+	}
+	return pos, -1
+}
+
+func argCount(min, max int) string {
+	switch {
+	case min == max && min == 1:
+		return "1 argument"
+	case min == max:
+		return fmt.Sprintf("%d arguments", min)
+	}
+	return fmt.Sprintf("%d to %d arguments", min, max)
+}

@@ -1,0 +1,361 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Plan is an API's websocket section made ready to connect: its templates
+// are parsed once, and Resolve turns them into a URL and headers on every
+// connect, so that a changed token or session id is used on the next one.
+type Plan struct {
+	api    string
+	ws     *Websocket
+	url    Template // the websocket URL, or the API's HTTP URL when derive
+	derive bool
+	params []templatePair
+	header []templatePair
+	// values are the config's own connection values (client_id, auth_token,
+	// session_id, channel, version), which may use env and plugin sources.
+	values [5]Template
+	// required are the values the URL must carry, in the original format's
+	// order.
+	required []requiredParam
+}
+
+type templatePair struct {
+	name  string
+	value Template
+}
+
+type requiredParam struct {
+	key         string
+	placeholder string
+}
+
+// NewPlan prepares api's websocket section. It fails when the API has none.
+func NewPlan(api *API) (*Plan, error) {
+	ws := api.Websocket
+	if ws == nil {
+		return nil, fmt.Errorf("api[%s]: no websocket section", api.Name)
+	}
+	p := &Plan{api: api.Name, ws: ws}
+	if ws.URL != "" {
+		p.url = ParseTemplate(ws.URL)
+	} else {
+		p.url, p.derive = ParseTemplate(api.URL), true
+	}
+	for _, q := range ws.QueryParams {
+		p.params = append(p.params, templatePair{q.Name, ParseTemplate(q.Value)})
+	}
+	for _, h := range ws.Headers {
+		p.header = append(p.header, templatePair{http.CanonicalHeaderKey(h.Name), ParseTemplate(h.Value)})
+	}
+	for i, s := range []string{ws.ClientID, ws.AuthToken, ws.SessionID, ws.Channel, ws.Version} {
+		p.values[i] = ParseTemplate(s)
+	}
+	for _, r := range []struct {
+		on               bool
+		key, placeholder string
+	}{
+		{ws.ClientIDRequired, ws.ClientIDName, PlaceholderClientID},
+		{ws.TokenRequired, ws.TokenName, PlaceholderToken},
+		{ws.SessionIDRequired, ws.SessionIDName, PlaceholderSessionID},
+		{ws.ChannelRequired, ws.ChannelName, PlaceholderChannel},
+		{ws.VersionRequired, ws.VersionName, PlaceholderVersion},
+	} {
+		if r.on {
+			p.required = append(p.required, requiredParam{r.key, r.placeholder})
+		}
+	}
+	return p, nil
+}
+
+// ClientIDFormat is the name of the format to make the client id with when
+// the config sets none.
+func (p *Plan) ClientIDFormat() string { return p.ws.ClientIDFormat }
+
+// Values resolves the connection values the config sets (client_id,
+// auth_token, session_id, channel, version) with src, typically Env and
+// plugin sources. A value the config leaves out is empty: the caller makes
+// the client id when ClientID is empty, and may override any value.
+func (p *Plan) Values(ctx context.Context, src Lookup) (Values, error) {
+	var out [5]string
+	keys := [5]string{"client_id", "auth_token", "session_id", "channel", "version"}
+	for i, t := range p.values {
+		s, err := t.Resolve(ctx, src)
+		if err != nil {
+			return Values{}, fmt.Errorf("api[%s] %s: %w", p.api, keys[i], err)
+		}
+		out[i] = s
+	}
+	return Values{
+		ClientID: out[0], Token: Secret(out[1]), SessionID: out[2],
+		Channel: out[3], Version: out[4],
+	}, nil
+}
+
+// Target is a resolved websocket address: what to dial, and what to show.
+type Target struct {
+	// URL and Header are what goes on the wire, secrets included.
+	URL    string
+	Header http.Header
+	shown  string
+	hshown []Pair
+}
+
+// Redacted is the URL with every secret replaced by ***, for people.
+func (t *Target) Redacted() string { return t.shown }
+
+// RedactedHeader lists the headers, in config order, with every secret (and
+// the credentials of any authorization header) replaced by ***.
+func (t *Target) RedactedHeader() []Pair { return t.hshown }
+
+// String is the redacted URL, so a Target is safe to print.
+func (t *Target) String() string { return t.shown }
+
+// Resolve builds the URL and headers for one connect. Placeholders resolve
+// from v first and then from src; a placeholder neither knows is an error.
+//
+// The URL's own query comes first; then query_params in file order (a
+// parameter the URL already has takes the new value in its place); then each
+// required value (client id, token, session id, channel, version) under its
+// name, unless a parameter already has that name or uses that placeholder.
+// An empty value is left out.
+func (p *Plan) Resolve(ctx context.Context, v *Values, src Lookup) (*Target, error) {
+	lk := Chain(v, src)
+	u, shownURL, err := p.baseURL(ctx, lk)
+	if err != nil {
+		return nil, err
+	}
+	q, err := parseQuery(u.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("api[%s] websocket url: %w", p.api, err)
+	}
+	for _, tp := range p.params {
+		r, err := tp.value.render(ctx, lk, nil, false)
+		if err != nil {
+			return nil, fmt.Errorf("api[%s] query_params.%s: %w", p.api, tp.name, err)
+		}
+		q.set(tp.name, r)
+	}
+	for _, req := range p.required {
+		if q.has(req.key) || p.paramUses(req.placeholder) {
+			continue
+		}
+		val, _ := v.Lookup(ctx, req.placeholder, "")
+		s, secret, _ := formatValue(val)
+		if s == "" {
+			continue
+		}
+		r := rendered{plain: s, shown: s, secret: secret}
+		if secret {
+			r.shown = redacted
+		}
+		q.set(req.key, r)
+	}
+	u.RawQuery = q.encode(false)
+	t := &Target{URL: u.String(), Header: make(http.Header, len(p.header))}
+	shownURL.RawQuery = q.encode(true)
+	t.shown = shownURL.Redacted()
+	for _, tp := range p.header {
+		r, err := tp.value.render(ctx, lk, nil, false)
+		if err != nil {
+			return nil, fmt.Errorf("api[%s] headers.%s: %w", p.api, tp.name, err)
+		}
+		t.Header.Set(tp.name, r.plain)
+		t.hshown = append(t.hshown, Pair{Name: tp.name, Value: redactHeader(tp.name, r.shown)})
+	}
+	return t, nil
+}
+
+// baseURL resolves the configured URL, or derives ws:// or wss:// from the
+// API's HTTP URL with /ws after its path. It returns the URL twice: to dial,
+// and with secrets redacted.
+func (p *Plan) baseURL(ctx context.Context, lk Lookup) (u, shown *url.URL, err error) {
+	key := "websocket url"
+	if p.derive {
+		key = "url"
+	}
+	r, err := p.url.render(ctx, lk, nil, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("api[%s] %s: %w", p.api, key, err)
+	}
+	parse := func(s string) (*url.URL, error) {
+		if p.derive {
+			return wsFromHTTP(s)
+		}
+		return parseWebsocketURL(s)
+	}
+	if u, err = parse(r.plain); err != nil {
+		if r.secret {
+			err = errors.New("invalid URL (not shown: it holds a secret)")
+		}
+		return nil, nil, fmt.Errorf("api[%s] %s: %w", p.api, key, err)
+	}
+	shown = u
+	if r.secret {
+		if shown, err = parse(r.shown); err != nil {
+			return nil, nil, fmt.Errorf("api[%s] %s: cannot show it redacted", p.api, key)
+		}
+	} else {
+		c := *u
+		shown = &c
+	}
+	return u, shown, nil
+}
+
+func (p *Plan) paramUses(placeholder string) bool {
+	for _, tp := range p.params {
+		if tp.value.Uses(placeholder) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseWebsocketURL checks that s is an absolute ws:// or wss:// URL.
+func parseWebsocketURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, unwrapURLError(err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return nil, fmt.Errorf("scheme must be ws or wss, got %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%q has no host", s)
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u, nil
+}
+
+// parseHTTPURL checks that s is an absolute http:// or https:// URL.
+func parseHTTPURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, unwrapURLError(err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("scheme must be http or https, got %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%q has no host", s)
+	}
+	return u, nil
+}
+
+// wsFromHTTP derives the websocket URL from an API's HTTP URL.
+func wsFromHTTP(s string) (*url.URL, error) {
+	u, err := parseHTTPURL(s)
+	if err != nil {
+		return nil, err
+	}
+	w := &url.URL{Scheme: "ws", User: u.User, Host: u.Host}
+	if u.Scheme == "https" {
+		w.Scheme = "wss"
+	}
+	w.Path = strings.TrimRight(u.Path, "/") + "/ws"
+	return w, nil
+}
+
+// unwrapURLError drops url.Error's repetition of the URL, which may hold a
+// secret.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("invalid URL: %w", ue.Err)
+	}
+	return err
+}
+
+// query is an ordered list of query parameters, each in two forms.
+type query []queryParam
+
+type queryParam struct {
+	key string
+	val rendered
+}
+
+// parseQuery splits a raw query into its parameters, in order.
+func parseQuery(raw string) (query, error) {
+	var q query
+	for _, kv := range strings.Split(raw, "&") {
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, fmt.Errorf("query key %q: %w", k, err)
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, fmt.Errorf("query value of %s: %w", key, err)
+		}
+		q = append(q, queryParam{key, rendered{plain: val, shown: val}})
+	}
+	return q, nil
+}
+
+func (q query) has(key string) bool {
+	for _, p := range q {
+		if p.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// set gives key the value: in place of the first parameter of that name, or
+// at the end.
+func (q *query) set(key string, v rendered) {
+	for i := range *q {
+		if (*q)[i].key == key {
+			(*q)[i].val = v
+			return
+		}
+	}
+	*q = append(*q, queryParam{key, v})
+}
+
+// encode writes the query; shown writes the redacted form, where *** stays
+// readable.
+func (q query) encode(shown bool) string {
+	var b strings.Builder
+	for i, p := range q {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(p.key))
+		b.WriteByte('=')
+		if !shown {
+			b.WriteString(url.QueryEscape(p.val.plain))
+			continue
+		}
+		b.WriteString(strings.ReplaceAll(url.QueryEscape(p.val.shown), "%2A%2A%2A", redacted))
+	}
+	return b.String()
+}
+
+// Header names whose values are credentials whatever their source.
+var credentialHeaders = map[string]bool{
+	"Authorization": true, "Proxy-Authorization": true, "Cookie": true,
+	"X-Api-Key": true, "Api-Key": true, "X-Auth-Token": true,
+}
+
+// redactHeader hides the credentials of a header that carries them, keeping
+// an authorization scheme ("Bearer ***") readable.
+func redactHeader(name, value string) string {
+	if !credentialHeaders[name] || value == "" || value == redacted {
+		return value
+	}
+	if scheme, rest, ok := strings.Cut(value, " "); ok && rest != "" && !strings.Contains(scheme, "=") {
+		return scheme + " " + redacted
+	}
+	return redacted
+}

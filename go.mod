@@ -1,0 +1,8 @@
+module github.com/wsplug/wsplug
+
+go 1.24
+
+require (
+	github.com/google/uuid v1.6.0
+	gopkg.in/yaml.v3 v3.0.1
+)
