@@ -2,14 +2,14 @@
 
 GO       ?= go
 FUZZTIME ?= 10s
-BIN      := bin/wsplug
 
-.PHONY: all build test lint fuzz bench demo clean
+.PHONY: all build test lint fuzz bench demo
 
 all: build
 
+# build installs the command into $(go env GOPATH)/bin.
 build:
-	$(GO) build -o $(BIN) ./cmd/wsplug
+	$(GO) install ./cmd/wsplug
 
 # test: the whole suite under the race detector, after the linters.
 test: lint
@@ -38,6 +38,3 @@ bench:
 demo:
 	$(GO) run ./cmd/wsplug validate examples/comfyui/wsplug.yaml
 	$(GO) run ./cmd/wsplug resolve examples/comfyui/wsplug.yaml
-
-clean:
-	rm -rf bin
