@@ -80,7 +80,7 @@ func syntaxError(name string, err error) error {
 	p := Problem{File: name, Message: strings.TrimPrefix(err.Error(), "yaml: ")}
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		p.Pos = Pos{Line: line, Column: 1}
+		p.Pos = Pos{Line: line}
 		p.Message = m[2]
 	}
 	p.Message = "invalid YAML: " + p.Message
@@ -148,6 +148,8 @@ func (d *decoder) object(n *yaml.Node, path string, fields []field, botKeys []st
 			dec(v, p)
 		case slices.Contains(botKeys, k.Value):
 			d.botKey(k, p)
+		case path == "" && strings.HasPrefix(k.Value, "x-"):
+			// The user's own top-level keys, a home for YAML anchors.
 		default:
 			names := make([]string, len(fields))
 			for i, f := range fields {
@@ -465,7 +467,9 @@ func (d *decoder) value(n *yaml.Node, path string) any {
 				d.problem(posOf(k), path, "keys must be text, got %s", describe(k))
 				continue
 			}
-			out[k.Value] = d.value(kv.value, join(path, k.Value))
+			kp := join(path, k.Value)
+			d.src.pos[kp] = posOf(k)
+			out[k.Value] = d.value(kv.value, kp)
 		}
 		return out
 	}
@@ -482,7 +486,7 @@ func (d *decoder) value(n *yaml.Node, path string) any {
 		if err := n.Decode(&f); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
 			return f
 		}
-		d.problem(posOf(n), path, "%s cannot be written as JSON", n.Value)
+		d.problem(d.keyPos(n, path), path, "%s cannot be written as JSON", n.Value)
 		return nil
 	}
 	return n.Value

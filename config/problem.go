@@ -23,11 +23,15 @@ type Problem struct {
 }
 
 // String formats the problem as file:line:col: path: message.
+// (YAML syntax errors have no column.)
 func (p Problem) String() string {
 	var b strings.Builder
 	b.WriteString(p.File)
 	if p.Pos.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", p.Pos.Line, p.Pos.Column)
+		fmt.Fprintf(&b, ":%d", p.Pos.Line)
+		if p.Pos.Column > 0 {
+			fmt.Fprintf(&b, ":%d", p.Pos.Column)
+		}
 	}
 	b.WriteString(": ")
 	if p.Path != "" {

@@ -46,7 +46,7 @@ func (c chain) Lookup(ctx context.Context, name, arg string) (any, error) {
 			return v, err
 		}
 	}
-	return nil, fmt.Errorf("{%s}: %w", name, ErrUnknownPlaceholder)
+	return nil, ErrUnknownPlaceholder
 }
 
 // Ref is one placeholder in a template: {Name} or {Name:Arg}.
@@ -296,11 +296,8 @@ func (t Template) render(ctx context.Context, lk Lookup, esc func(string) string
 
 func noEscape(s string) string { return s }
 
-// refError names the placeholder in err unless err already does.
+// refError names the placeholder in err.
 func refError(r Ref, err error) error {
-	if strings.HasPrefix(err.Error(), "{"+r.Name) {
-		return err
-	}
 	return fmt.Errorf("%s: %w", r, err)
 }
 

@@ -58,7 +58,7 @@ func (v *Values) Lookup(_ context.Context, name, arg string) (any, error) {
 		return nil, ErrUnknownPlaceholder
 	}
 	if arg != "" {
-		return nil, fmt.Errorf("{%s} takes no argument", name)
+		return nil, errTakesNoArgument
 	}
 	return val, nil
 }
@@ -69,8 +69,10 @@ type Env struct {
 	Getenv func(name string) (string, bool)
 }
 
-// errNoEnvName is returned for {env} without a variable name.
-var errNoEnvName = errors.New("needs a variable name, as in {env:NAME}")
+var (
+	errNoEnvName       = errors.New("needs a variable name, as in {env:NAME}")
+	errTakesNoArgument = errors.New("takes no argument")
+)
 
 // Lookup implements Lookup for env.
 func (e Env) Lookup(_ context.Context, name, arg string) (any, error) {
@@ -98,7 +100,7 @@ func checkBuiltinRef(r Ref) error {
 	case r.Name == PlaceholderEnv && r.Arg == "":
 		return errNoEnvName
 	case r.Name != PlaceholderEnv && r.HasArg && isConnectionValue(r.Name):
-		return fmt.Errorf("{%s} takes no argument", r.Name)
+		return errTakesNoArgument
 	}
 	return nil
 }

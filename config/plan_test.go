@@ -1,0 +1,326 @@
+package config
+
+import (
+	"context"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// fakeEnv is an environment for tests.
+func fakeEnv(vars map[string]string) Env {
+	return Env{Getenv: func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}}
+}
+
+// planFor parses a one-API config and makes the plan of its websocket.
+func planFor(t testing.TB, yaml string) *Plan {
+	t.Helper()
+	f, err := Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Validate(nil); err != nil {
+		t.Fatalf("config does not validate:\n%v", err)
+	}
+	p, err := NewPlan(&f.APIs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPlanResolve(t *testing.T) {
+	env := fakeEnv(map[string]string{"TOK": "t/k n", "HOST": "example.com:9000", "CH": "room 1"})
+	tests := []struct {
+		name       string
+		websocket  string // the websocket section, indented by 6
+		apiURL     string
+		values     Values
+		wantURL    string
+		wantShown  string // "" means the same as wantURL
+		wantHeader []Pair // redacted, in order
+	}{
+		{
+			name:      "ComfyUI: the id once, under the param's key",
+			websocket: "url: ws://127.0.0.1:8188/ws\nclient_id_required: true\nquery_params: {clientId: \"{client_id}\"}",
+			values:    Values{ClientID: "abc"},
+			wantURL:   "ws://127.0.0.1:8188/ws?clientId=abc",
+		},
+		{
+			name:      "required id under client_id_name when no param has it",
+			websocket: "url: ws://h/ws\nclient_id_required: true\nclient_id_name: cid",
+			values:    Values{ClientID: "abc"},
+			wantURL:   "ws://h/ws?cid=abc",
+		},
+		{
+			name:      "a param that uses the placeholder under another key carries it",
+			websocket: "url: ws://h/ws\nclient_id_required: true\nquery_params: {client_id: \"{client_id}\"}",
+			values:    Values{ClientID: "abc"},
+			wantURL:   "ws://h/ws?client_id=abc",
+		},
+		{
+			name:      "not required: not added",
+			websocket: "url: ws://h/ws",
+			values:    Values{ClientID: "abc", Token: "t"},
+			wantURL:   "ws://h/ws",
+		},
+		{
+			name:      "derived from http, path kept",
+			apiURL:    "http://127.0.0.1:8188/comfy/",
+			websocket: "client_id_required: true",
+			values:    Values{ClientID: "abc"},
+			wantURL:   "ws://127.0.0.1:8188/comfy/ws?clientId=abc",
+		},
+		{
+			name:      "derived from https is wss",
+			apiURL:    "https://api.example.com",
+			websocket: "token_required: true\nauth_token: xyz",
+			values:    Values{Token: "xyz"},
+			wantURL:   "wss://api.example.com/ws?token=xyz",
+			wantShown: "wss://api.example.com/ws?token=***",
+		},
+		{
+			name: "URL query first, then params in file order, then required values",
+			websocket: "url: \"ws://h/ws?z=1&a=2\"\n" +
+				"query_params: {m: x, a: replaced, b: \"{channel}\"}\n" +
+				"client_id_required: true\ntoken_required: true\nauth_token: t\n" +
+				"session_id_required: true\nchannel_required: true\nchannel: c\n" +
+				"version_required: true\nversion_name: v\nversion: 2",
+			values: Values{ClientID: "id", Token: "tk", SessionID: "s", Channel: "c", Version: "2"},
+			wantURL: "ws://h/ws?z=1&a=replaced&m=x&b=c&clientId=id&token=tk&" +
+				"session_id=s&v=2",
+			wantShown: "ws://h/ws?z=1&a=replaced&m=x&b=c&clientId=id&token=***&" +
+				"session_id=s&v=2",
+		},
+		{
+			name:      "empty session id is left out until there is one",
+			websocket: "url: ws://h/ws\nsession_id_required: true",
+			wantURL:   "ws://h/ws",
+		},
+		{
+			name:      "escaping of keys and values",
+			websocket: "url: ws://h/ws\nquery_params: {\"a b\": \"x&y=z/é\", q: \"{channel}\"}",
+			values:    Values{Channel: "room 1+2"},
+			wantURL:   "ws://h/ws?a+b=x%26y%3Dz%2F%C3%A9&q=room+1%2B2",
+		},
+		{
+			name:      "placeholders in the url itself, env",
+			websocket: "url: \"ws://{env:HOST}/ws/{channel}\"\nchannel: \"{env:CH}\"",
+			values:    Values{Channel: "lobby"},
+			wantURL:   "ws://example.com:9000/ws/lobby",
+		},
+		{
+			name:      "token in a param and in a header is redacted",
+			websocket: "url: ws://h/ws\nquery_params: {auth: \"pre-{token}\"}\nheaders: {Authorization: \"Bearer {token}\", X-Id: \"{client_id}\"}",
+			values:    Values{ClientID: "abc", Token: "t/k n"},
+			wantURL:   "ws://h/ws?auth=pre-t%2Fk+n",
+			wantShown: "ws://h/ws?auth=pre-***",
+			wantHeader: []Pair{
+				{Name: "Authorization", Value: "Bearer ***"},
+				{Name: "X-Id", Value: "abc"},
+			},
+		},
+		{
+			name:       "a credential header is redacted even when written in the file",
+			websocket:  "url: ws://h/ws\nheaders: {x-api-key: literal-key, authorization: Basic dXNlcjpwYXNz}",
+			wantURL:    "ws://h/ws",
+			wantHeader: []Pair{{Name: "X-Api-Key", Value: "***"}, {Name: "Authorization", Value: "Basic ***"}},
+		},
+		{
+			name:      "a password in the URL is redacted",
+			websocket: "url: \"ws://user:pa55@h/ws\"",
+			wantURL:   "ws://user:pa55@h/ws",
+			wantShown: "ws://user:xxxxx@h/ws",
+		},
+		{
+			name:      "a fragment is dropped",
+			websocket: "url: \"ws://h/ws#frag\"",
+			wantURL:   "ws://h/ws",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			apiURL := tt.apiURL
+			if apiURL == "" {
+				apiURL = "http://127.0.0.1:8188"
+			}
+			ws := "      " + strings.ReplaceAll(tt.websocket, "\n", "\n      ")
+			p := planFor(t, "apis:\n  - name: A\n    url: "+apiURL+"\n    websocket:\n"+ws+"\n")
+			target, err := p.Resolve(context.Background(), &tt.values, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if target.URL != tt.wantURL {
+				t.Errorf("URL\n got %s\nwant %s", target.URL, tt.wantURL)
+			}
+			wantShown := tt.wantShown
+			if wantShown == "" {
+				wantShown = tt.wantURL
+			}
+			if target.Redacted() != wantShown || target.String() != wantShown {
+				t.Errorf("Redacted\n got %s\nwant %s", target.Redacted(), wantShown)
+			}
+			if !reflect.DeepEqual(target.RedactedHeader(), tt.wantHeader) {
+				t.Errorf("RedactedHeader = %v, want %v", target.RedactedHeader(), tt.wantHeader)
+			}
+			if _, err := url.Parse(target.URL); err != nil {
+				t.Errorf("result does not parse: %v", err)
+			}
+		})
+	}
+}
+
+func TestPlanResolveHeaders(t *testing.T) {
+	p := planFor(t, `
+apis:
+  - name: A
+    url: http://h
+    websocket:
+      headers:
+        Authorization: "Bearer {token}"
+        x-client: "{client_id}"
+`)
+	target, err := p.Resolve(context.Background(), &Values{ClientID: "c", Token: "tk"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := target.Header.Get("Authorization"); got != "Bearer tk" {
+		t.Errorf("Authorization = %q", got)
+	}
+	if got := target.Header.Get("X-Client"); got != "c" {
+		t.Errorf("X-Client = %q", got)
+	}
+}
+
+func TestPlanValues(t *testing.T) {
+	p := planFor(t, `
+apis:
+  - name: A
+    url: http://h
+    websocket:
+      client_id: "fixed-{env:SUFFIX}"
+      auth_token: "{env:TOK}"
+      session_id: s1
+      channel: 7
+      version: 2.0
+`)
+	v, err := p.Values(context.Background(), fakeEnv(map[string]string{"TOK": "tk", "SUFFIX": "x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Values{ClientID: "fixed-x", Token: "tk", SessionID: "s1", Channel: "7", Version: "2.0"}
+	if v != want {
+		t.Errorf("Values = %+v, want %+v", v, want)
+	}
+
+	_, err = p.Values(context.Background(), fakeEnv(map[string]string{"SUFFIX": "x"}))
+	want2 := "api[A] auth_token: {env:TOK}: environment variable TOK is not set"
+	if err == nil || err.Error() != want2 {
+		t.Errorf("error = %v, want %q", err, want2)
+	}
+}
+
+func TestPlanResolveErrors(t *testing.T) {
+	tests := []struct {
+		name, websocket, want string
+		values            Values
+	}{
+		{"scheme from env", `url: "{env:U}"`, `api[A] websocket url: scheme must be ws or wss, got "http"`, Values{}},
+		{"unset env in header", `headers: {X: "{env:NOPE}"}`, "api[A] headers.X: {env:NOPE}: environment variable NOPE is not set", Values{}},
+		{"secret URL is not echoed", `url: "{token}"`, "api[A] websocket url: invalid URL (not shown: it holds a secret)", Values{Token: "ht tp://bad"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := planFor(t, "apis:\n  - name: A\n    url: http://h\n    websocket:\n      "+tt.websocket+"\n")
+			_, err := p.Resolve(context.Background(), &tt.values, fakeEnv(map[string]string{"U": "http://x/ws"}))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzResolveURL builds URLs from arbitrary values and query parameters:
+// the result must parse, keep its query order, and carry every value
+// exactly.
+func FuzzResolveURL(f *testing.F) {
+	f.Add("abc", "tok", "k", "v", "/ws")
+	f.Add("a&b=c", "t k/%", "a b", "{client_id}", "/x?y=1")
+	f.Add("", "", "", "", "")
+	f.Add("é\x00", "\xff", "=", "&", "?#")
+	f.Fuzz(func(t *testing.T, clientID, token, key, value, path string) {
+		ws := &Websocket{
+			URL:              "ws://h:1" + EscapeTemplate(path),
+			ClientIDRequired: true, ClientIDName: "clientId",
+			TokenRequired: true, TokenName: "token", AuthToken: "x",
+			QueryParams: []Pair{{Name: key, Value: value}},
+		}
+		p, err := NewPlan(&API{Name: "A", URL: "http://h", Websocket: ws})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := Values{ClientID: clientID, Token: Secret(token)}
+		target, err := p.Resolve(context.Background(), &v, nil)
+		if err != nil {
+			return // a bad path or an unknown placeholder in value: an error, not a panic
+		}
+		u, err := url.Parse(target.URL)
+		if err != nil {
+			t.Fatalf("built URL %q does not parse: %v", target.URL, err)
+		}
+		q, err := parseQuery(u.RawQuery)
+		if err != nil {
+			t.Fatalf("built query %q does not parse: %v", u.RawQuery, err)
+		}
+		if token != "" && !q.has("token") {
+			t.Fatalf("token missing from %q", target.URL)
+		}
+		for _, p := range q {
+			if p.key == "token" && key != "token" && p.val.plain != token {
+				t.Fatalf("token = %q, want %q", p.val.plain, token)
+			}
+		}
+		if token != "" && key != "token" {
+			shown, err := url.Parse(target.Redacted())
+			if err != nil {
+				t.Fatalf("redacted URL %q does not parse: %v", target.Redacted(), err)
+			}
+			sq, _ := parseQuery(shown.RawQuery)
+			for _, p := range sq {
+				if p.key == "token" && p.val.plain != redacted {
+					t.Fatalf("redacted URL %q shows the token", target.Redacted())
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkResolveURL measures building a typical client's URL and headers
+// on connect: a ComfyUI-like URL with a client id, a token parameter and an
+// authorization header.
+func BenchmarkResolveURL(b *testing.B) {
+	p := planFor(b, `
+apis:
+  - name: ComfyUI
+    url: http://127.0.0.1:8188
+    websocket:
+      url: ws://127.0.0.1:8188/ws
+      client_id_required: true
+      token_required: true
+      auth_token: secret-token
+      query_params: {clientId: "{client_id}", app: wsplug}
+      headers: {Authorization: "Bearer {token}", X-Client: "{client_id}"}
+`)
+	v := Values{ClientID: "6f1c3f9e-2a55-4a0e-9d3b-0f4f7f3c9c11", Token: "secret-token"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Resolve(ctx, &v, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
