@@ -227,7 +227,7 @@ apis:
 func TestPlanResolveErrors(t *testing.T) {
 	tests := []struct {
 		name, websocket, want string
-		values            Values
+		values                Values
 	}{
 		{"scheme from env", `url: "{env:U}"`, `api[A] websocket url: scheme must be ws or wss, got "http"`, Values{}},
 		{"unset env in header", `headers: {X: "{env:NOPE}"}`, "api[A] headers.X: {env:NOPE}: environment variable NOPE is not set", Values{}},

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// wsplug runs the command in-process and returns its exit code and output.
+func wsplug(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "wsplug.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const secretConfig = `apis:
+  - name: Chat
+    url: https://chat.example.com
+    websocket:
+      client_id: bot-1
+      token_required: true
+      auth_token: "{env:WSPLUG_TEST_TOKEN}"
+      channel_required: true
+      channel: general
+      headers: {Authorization: "Bearer {token}"}
+  - name: NoSocket
+    url: http://h
+`
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		inStdout string
+		inStderr string
+	}{
+		{"no arguments", nil, exitUsage, "", "Usage: wsplug COMMAND"},
+		{"help", []string{"--help"}, exitOK, "validate FILE", ""},
+		{"unknown command", []string{"frobnicate"}, exitUsage, "", `unknown command "frobnicate"`},
+		{"validate without a file", []string{"validate"}, exitUsage, "", "wsplug validate: expected 1 argument"},
+		{"validate help", []string{"validate", "--help"}, exitOK, "", "Usage: wsplug validate [flags] FILE"},
+		{"resolve with too many arguments", []string{"resolve", "a", "b", "c"}, exitUsage, "",
+			"expected 1 to 2 arguments"},
+		{"unknown flag", []string{"resolve", "--nope", "f"}, exitUsage, "", "flag provided but not defined: -nope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := wsplug(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, stderr)
+			}
+			if !strings.Contains(stdout, tt.inStdout) || !strings.Contains(stderr, tt.inStderr) {
+				t.Errorf("stdout %q\nstderr %q\nwant %q and %q in them", stdout, stderr, tt.inStdout, tt.inStderr)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	good := writeFile(t, "apis:\n  - name: A\n    url: http://h\n")
+	code, stdout, stderr := wsplug(t, "validate", good)
+	if code != exitOK || stdout != good+": ok: 1 api, 0 plugins, 0 warnings\n" || stderr != "" {
+		t.Errorf("good file: %d %q %q", code, stdout, stderr)
+	}
+	if code, stdout, _ := wsplug(t, "validate", "-q", good); code != exitOK || stdout != "" {
+		t.Errorf("-q printed %q", stdout)
+	}
+
+	bad := writeFile(t, "apis:\n  - name: A\n    url: ftp://h\n    websocket: {retry: -3, tokn_name: x}\n")
+	code, stdout, stderr = wsplug(t, "validate", bad)
+	want := bad + `:3:5: apis[0].url: scheme must be http or https, got "ftp"` + "\n" +
+		bad + ":4:17: apis[0].websocket.retry: must be >= -1 (-1 retries without end), got -3\n" +
+		bad + ":4:28: apis[0].websocket.tokn_name: unknown key; did you mean token_name?\n" +
+		"3 problems\n"
+	if code != exitInput || stdout != "" || stderr != want {
+		t.Errorf("bad file: exit %d\nstderr %s\nwant   %s", code, stderr, want)
+	}
+
+	if code, _, stderr := wsplug(t, "validate", filepath.Join(t.TempDir(), "none.yaml")); code != exitInput ||
+		!strings.Contains(stderr, "none.yaml: no such file") {
+		t.Errorf("missing file: %d %q", code, stderr)
+	}
+}
+
+const fixture = "../../../shared/fixtures/ad_discordbot/dict_api_settings.yaml"
+
+// TestResolveAdDiscordbotComfyUI is the compatibility promise: the file
+// ad_discordbot users have validates with warnings only, and its ComfyUI
+// client dials ComfyUI's URL with the client id once.
+func TestResolveAdDiscordbotComfyUI(t *testing.T) {
+	if _, err := os.Stat(fixture); err != nil {
+		t.Skipf("fixture not present: %v", err)
+	}
+	code, stdout, stderr := wsplug(t, "validate", fixture)
+	if code != exitOK || !strings.HasSuffix(stdout, ": ok: 6 apis, 0 plugins, 6 warnings\n") {
+		t.Fatalf("validate: %d %q %q", code, stdout, stderr)
+	}
+	if n := strings.Count(stderr, "warning: "); n != 6 {
+		t.Errorf("%d warnings on stderr, want 6:\n%s", n, stderr)
+	}
+
+	code, stdout, stderr = wsplug(t, "resolve", fixture, "ComfyUI")
+	if code != exitOK {
+		t.Fatalf("resolve: %d %q", code, stderr)
+	}
+	want := regexp.MustCompile(`^ComfyUI \(disabled\)\n  url  ws://127\.0\.0\.1:8188/ws\?clientId=` +
+		`[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n$`)
+	if !want.MatchString(stdout) {
+		t.Errorf("resolve printed %q", stdout)
+	}
+}
+
+func TestResolveRedactsSecrets(t *testing.T) {
+	const token = "tok-Very-Secret-123"
+	t.Setenv("WSPLUG_TEST_TOKEN", token)
+	path := writeFile(t, secretConfig)
+
+	code, stdout, stderr := wsplug(t, "resolve", path)
+	want := "Chat\n" +
+		"  url     wss://chat.example.com/ws?token=***&channel=general\n" +
+		"  header  Authorization: Bearer ***\n"
+	if code != exitOK || stdout != want {
+		t.Errorf("exit %d\n got %q\nwant %q\nstderr %q", code, stdout, want, stderr)
+	}
+	if strings.Contains(stdout+stderr, token) {
+		t.Error("the token was printed")
+	}
+
+	code, stdout, _ = wsplug(t, "resolve", path, "Chat", "--show-secrets")
+	want = "Chat\n" +
+		"  url     wss://chat.example.com/ws?token=" + token + "&channel=general\n" +
+		"  header  Authorization: Bearer " + token + "\n"
+	if code != exitOK || stdout != want {
+		t.Errorf("--show-secrets: exit %d\n got %q\nwant %q", code, stdout, want)
+	}
+}
+
+func TestResolveErrors(t *testing.T) {
+	os.Unsetenv("WSPLUG_TEST_TOKEN")
+	path := writeFile(t, secretConfig)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unset env", []string{path},
+			"wsplug: api[Chat] auth_token: {env:WSPLUG_TEST_TOKEN}: environment variable WSPLUG_TEST_TOKEN is not set\n"},
+		{"unknown api", []string{path, "Chatt"}, `wsplug: no api named "Chatt" in ` + path + `; apis: ["Chat" "NoSocket"]` + "\n"},
+		{"api without websocket", []string{path, "NoSocket"}, `wsplug: api "NoSocket" has no websocket section` + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := wsplug(t, append([]string{"resolve"}, tt.args...)...)
+			if code != exitInput || stderr != tt.want {
+				t.Errorf("exit %d, stderr\n got %q\nwant %q", code, stderr, tt.want)
+			}
+		})
+	}
+}
