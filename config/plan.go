@@ -17,6 +17,8 @@ type Plan struct {
 	ws     *Websocket
 	url    Template // the websocket URL, or the API's HTTP URL when derive
 	derive bool
+	// parsed is the websocket URL when url has no placeholder: parsed once.
+	parsed *url.URL
 	params []templatePair
 	header []templatePair
 	// values are the config's own connection values (client_id, auth_token,
@@ -48,6 +50,11 @@ func NewPlan(api *API) (*Plan, error) {
 		p.url = ParseTemplate(ws.URL)
 	} else {
 		p.url, p.derive = ParseTemplate(api.URL), true
+	}
+	if _, ok := p.url.Literal(); ok {
+		if u, err := p.parse(p.url.raw); err == nil {
+			p.parsed = u
+		}
 	}
 	for _, q := range ws.QueryParams {
 		p.params = append(p.params, templatePair{q.Name, ParseTemplate(q.Value)})
@@ -160,7 +167,10 @@ func (p *Plan) Resolve(ctx context.Context, v *Values, src Lookup) (*Target, err
 	}
 	u.RawQuery = q.encode(false)
 	t := &Target{URL: u.String(), Header: make(http.Header, len(p.header))}
-	shownURL.RawQuery = q.encode(true)
+	shownURL.RawQuery = u.RawQuery
+	if q.secret() {
+		shownURL.RawQuery = q.encode(true)
+	}
 	t.shown = shownURL.Redacted()
 	for _, tp := range p.header {
 		r, err := tp.value.render(ctx, lk, nil, false)
@@ -181,17 +191,15 @@ func (p *Plan) baseURL(ctx context.Context, lk Lookup) (u, shown *url.URL, err e
 	if p.derive {
 		key = "url"
 	}
+	if p.parsed != nil {
+		u, shown := *p.parsed, *p.parsed
+		return &u, &shown, nil
+	}
 	r, err := p.url.render(ctx, lk, nil, false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("api[%s] %s: %w", p.api, key, err)
 	}
-	parse := func(s string) (*url.URL, error) {
-		if p.derive {
-			return wsFromHTTP(s)
-		}
-		return parseWebsocketURL(s)
-	}
-	if u, err = parse(r.plain); err != nil {
+	if u, err = p.parse(r.plain); err != nil {
 		if r.secret {
 			err = errors.New("invalid URL (not shown: it holds a secret)")
 		}
@@ -199,7 +207,7 @@ func (p *Plan) baseURL(ctx context.Context, lk Lookup) (u, shown *url.URL, err e
 	}
 	shown = u
 	if r.secret {
-		if shown, err = parse(r.shown); err != nil {
+		if shown, err = p.parse(r.shown); err != nil {
 			return nil, nil, fmt.Errorf("api[%s] %s: cannot show it redacted", p.api, key)
 		}
 	} else {
@@ -207,6 +215,15 @@ func (p *Plan) baseURL(ctx context.Context, lk Lookup) (u, shown *url.URL, err e
 		shown = &c
 	}
 	return u, shown, nil
+}
+
+// parse reads the resolved URL: a websocket URL, or the API's HTTP URL to
+// derive it from.
+func (p *Plan) parse(s string) (*url.URL, error) {
+	if p.derive {
+		return wsFromHTTP(s)
+	}
+	return parseWebsocketURL(s)
 }
 
 func (p *Plan) paramUses(placeholder string) bool {
@@ -323,10 +340,24 @@ func (q *query) set(key string, v rendered) {
 	*q = append(*q, queryParam{key, v})
 }
 
+func (q query) secret() bool {
+	for _, p := range q {
+		if p.val.secret {
+			return true
+		}
+	}
+	return false
+}
+
 // encode writes the query; shown writes the redacted form, where *** stays
 // readable.
 func (q query) encode(shown bool) string {
 	var b strings.Builder
+	n := 0
+	for _, p := range q {
+		n += len(p.key) + len(p.val.plain) + 2
+	}
+	b.Grow(n + n/4)
 	for i, p := range q {
 		if i > 0 {
 			b.WriteByte('&')
