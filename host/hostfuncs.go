@@ -1,0 +1,159 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wsplug/wsplug/abi"
+)
+
+// errOutsideCall is the fault of a host function called when no call is
+// running, as from a start function.
+var errOutsideCall = errors.New("host function called outside a call")
+
+// instantiateHostModule adds the ABI's host functions to a runtime.
+func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
+	i32 := api.ValueTypeI32
+	b := rt.NewHostModuleBuilder(abi.ImportModule)
+	for _, f := range []struct {
+		name            string
+		fn              api.GoModuleFunc
+		params, results []api.ValueType
+	}{
+		{abi.FuncInputRead, hostInputRead, []api.ValueType{i32, i32}, []api.ValueType{i32}},
+		{abi.FuncOutputSet, hostOutputSet, []api.ValueType{i32, i32}, []api.ValueType{i32}},
+		{abi.FuncErrorSet, hostErrorSet, []api.ValueType{i32, i32}, nil},
+		{abi.FuncConfigRead, hostConfigRead, []api.ValueType{i32, i32}, []api.ValueType{i32}},
+		{abi.FuncValueRead, hostValueRead, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}},
+		{abi.FuncLog, hostLog, []api.ValueType{i32, i32, i32}, nil},
+		{abi.FuncLogEnabled, hostLogEnabled, []api.ValueType{i32}, []api.ValueType{i32}},
+	} {
+		b.NewFunctionBuilder().WithGoModuleFunction(f.fn, f.params, f.results).Export(f.name)
+	}
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+// current is the instance whose call is running, found through the context
+// the call was made with. A host function called at any other time traps.
+func current(ctx context.Context, fn string) *instance {
+	var in *instance
+	if cc, ok := ctx.(*callContext); ok {
+		in = cc.in
+	} else if v, ok := ctx.Value(instanceKey{}).(*instance); ok {
+		in = v
+	}
+	if in == nil || !in.active {
+		panic(fmt.Errorf("%s: %w", fn, errOutsideCall))
+	}
+	return in
+}
+
+// trap fails the running call with a fault the error will name.
+func (in *instance) trap(format string, args ...any) {
+	in.fault = fmt.Sprintf(format, args...)
+	panic(errors.New(in.fault))
+}
+
+// view returns the plugin's memory at [ptr, ptr+n), trapping the call when
+// the range is outside it. The view is valid until the plugin runs again.
+func (in *instance) view(fn string, ptr, n uint32) []byte {
+	b, ok := in.mem.Read(ptr, n)
+	if !ok {
+		in.trap("%s: the range [%#x, %#x) is outside the plugin's memory of %d bytes",
+			fn, ptr, uint64(ptr)+uint64(n), in.mem.Size())
+	}
+	return b
+}
+
+// readTo implements the read protocol: copy v to [ptr, ptr+cap) when it fits,
+// and return its length either way.
+func (in *instance) readTo(fn string, stack []uint64, v []byte) {
+	ptr, capacity := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	if capacity > 0 {
+		dst := in.view(fn, ptr, capacity)
+		if uint64(len(v)) <= uint64(capacity) {
+			copy(dst, v)
+		}
+	}
+	stack[0] = api.EncodeI32(int32(len(v)))
+}
+
+func hostInputRead(ctx context.Context, _ api.Module, stack []uint64) {
+	in := current(ctx, abi.FuncInputRead)
+	in.readTo(abi.FuncInputRead, stack, in.input)
+}
+
+func hostConfigRead(ctx context.Context, _ api.Module, stack []uint64) {
+	in := current(ctx, abi.FuncConfigRead)
+	in.readTo(abi.FuncConfigRead, stack, in.plugin.configJSON)
+}
+
+func hostOutputSet(ctx context.Context, _ api.Module, stack []uint64) {
+	in := current(ctx, abi.FuncOutputSet)
+	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	if int64(n) > int64(in.plugin.maxOutput) {
+		in.tooLarge = n
+		stack[0] = api.EncodeI32(abi.OutputTooLarge)
+		return
+	}
+	b := in.view(abi.FuncOutputSet, ptr, n)
+	*in.dst = append((*in.dst)[:0], b...)
+	in.outputSet, in.tooLarge = true, 0
+	stack[0] = api.EncodeI32(abi.OutputOK)
+}
+
+func hostErrorSet(ctx context.Context, _ api.Module, stack []uint64) {
+	in := current(ctx, abi.FuncErrorSet)
+	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	cut := min(n, errorTextMax)
+	in.errMsg = string(in.view(abi.FuncErrorSet, ptr, cut))
+	if cut < n {
+		in.errMsg += fmt.Sprintf("… (%d bytes cut)", n-cut)
+	}
+}
+
+func hostValueRead(ctx context.Context, _ api.Module, stack []uint64) {
+	in := current(ctx, abi.FuncValueRead)
+	name := in.view(abi.FuncValueRead, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
+	v, secret, ok := in.client.value(string(name))
+	switch {
+	case secret && !in.plugin.caps.secrets:
+		in.plugin.deniedOnce.Do(func() {
+			in.plugin.log.log(slog.LevelWarn, "plugin asked for a secret without the secrets capability",
+				slog.String("value", string(name)))
+		})
+		stack[0] = api.EncodeI32(abi.ReadDenied)
+		return
+	case !ok:
+		stack[0] = api.EncodeI32(abi.ReadNotFound)
+		return
+	}
+	in.readSecret = in.readSecret || secret
+	in.readTo(abi.FuncValueRead, stack[2:], []byte(v))
+	stack[0] = stack[2]
+}
+
+func hostLog(ctx context.Context, _ api.Module, stack []uint64) {
+	in := current(ctx, abi.FuncLog)
+	level := slog.Level(api.DecodeI32(stack[0]))
+	if !in.plugin.log.enabled(level) {
+		return
+	}
+	msg := in.view(abi.FuncLog, api.DecodeU32(stack[1]), min(api.DecodeU32(stack[2]), logLineMax+1))
+	in.plugin.log.log(level, string(msg))
+}
+
+func hostLogEnabled(ctx context.Context, _ api.Module, stack []uint64) {
+	in := current(ctx, abi.FuncLogEnabled)
+	enabled := int32(0)
+	if in.plugin.log.enabled(slog.Level(api.DecodeI32(stack[0]))) {
+		enabled = 1
+	}
+	stack[0] = api.EncodeI32(enabled)
+}

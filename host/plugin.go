@@ -1,0 +1,379 @@
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wsplug/wsplug/abi"
+	"github.com/wsplug/wsplug/config"
+)
+
+// DefaultMaxOutput bounds the output of one plugin call.
+const DefaultMaxOutput = 16 << 20
+
+// maxModuleSize bounds the .wasm files a Loader reads.
+const maxModuleSize = 256 << 20
+
+// LoaderOptions configure a Loader; the zero value is ready to use.
+type LoaderOptions struct {
+	// CacheDir keeps compiled plugins between runs, keyed by their bytes, so
+	// that a restart loads them in milliseconds. Empty means wsplug/wazero
+	// under os.UserCacheDir.
+	CacheDir string
+	// NoCache compiles in memory only.
+	NoCache bool
+	// Logger receives the plugins' log lines, stdout and stderr; nil
+	// discards them.
+	Logger *slog.Logger
+	// MaxOutput bounds one call's output, in bytes; 0 means DefaultMaxOutput.
+	MaxOutput int
+}
+
+// Loader loads plugins. Its plugins share one compilation cache; each gets a
+// runtime of its own, so that each has its own limits.
+type Loader struct {
+	cache     wazero.CompilationCache
+	logger    *slog.Logger
+	maxOutput int
+}
+
+// NewLoader makes a Loader. opts may be nil.
+func NewLoader(opts *LoaderOptions) (*Loader, error) {
+	var o LoaderOptions
+	if opts != nil {
+		o = *opts
+	}
+	l := &Loader{logger: o.Logger, maxOutput: o.MaxOutput}
+	if l.logger == nil {
+		l.logger = slog.New(slog.DiscardHandler)
+	}
+	if l.maxOutput <= 0 {
+		l.maxOutput = DefaultMaxOutput
+	}
+	if o.NoCache {
+		l.cache = wazero.NewCompilationCache()
+		return l, nil
+	}
+	dir := o.CacheDir
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("plugin cache: %w (set a cache directory, or none)", err)
+		}
+		dir = filepath.Join(base, "wsplug", "wazero")
+	}
+	cache, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("plugin cache %s: %w", dir, err)
+	}
+	l.cache = cache
+	return l, nil
+}
+
+// Close releases the compilation cache; close the plugins first.
+func (l *Loader) Close(ctx context.Context) error {
+	return l.cache.Close(ctx)
+}
+
+// Plugin is a loaded Wasm plugin: a compiled module and a pool of its
+// instances. Its providers (Provides) are safe for concurrent use.
+type Plugin struct {
+	name      string
+	file      string
+	sum       string
+	size      int
+	runtime   wazero.Runtime
+	compiled  wazero.CompiledModule
+	pool      *pool
+	provides  Provides
+	caps      capabilities
+	timeout   time.Duration
+	maxOutput int
+	log       *pluginLog
+
+	configJSON []byte
+	deniedOnce sync.Once
+
+	calls    atomic.Int64
+	failures atomic.Int64
+}
+
+type capabilities struct {
+	clock, random, secrets bool
+}
+
+// Provides is what a plugin describes itself as providing, in its order.
+type Provides struct {
+	ClientIDs    []string
+	Placeholders []PlaceholderInfo
+	Transforms   []string
+}
+
+// PlaceholderInfo is one placeholder a plugin provides.
+type PlaceholderInfo struct {
+	Name string
+	// Secret: the plugin marked its values secret.
+	Secret bool
+}
+
+// Name is the plugin's name from the config.
+func (p *Plugin) Name() string { return p.name }
+
+// SHA256 is the hex digest of the module's bytes.
+func (p *Plugin) SHA256() string { return p.sum }
+
+// Provides lists what the plugin provides.
+func (p *Plugin) Provides() Provides { return p.provides }
+
+func (p *Plugin) error(call string, kind error, detail string) *PluginError {
+	return &PluginError{Plugin: p.name, Call: call, Kind: kind, Detail: detail}
+}
+
+// Load reads, checks, compiles and starts the plugin spec describes: the
+// sha256 pin before compiling, the imports before instantiating, then one
+// instance's init and describe. Failures are *PluginError naming the plugin.
+func (l *Loader) Load(ctx context.Context, spec config.Plugin) (*Plugin, error) {
+	file := spec.File
+	if file == "" {
+		file = spec.Path
+	}
+	refuse := func(format string, args ...any) error {
+		return &PluginError{Plugin: spec.Name, Call: "load", Kind: ErrRefused, Detail: fmt.Sprintf(format, args...)}
+	}
+	data, err := readModule(file)
+	if err != nil {
+		return nil, &PluginError{Plugin: spec.Name, Call: "load", Kind: err}
+	}
+	digest := sha256.Sum256(data)
+	sum := hex.EncodeToString(digest[:])
+	if spec.SHA256 != "" && !strings.EqualFold(spec.SHA256, sum) {
+		return nil, refuse("sha256 mismatch: %s hashes to %s; the config pins %s", file, sum, spec.SHA256)
+	}
+	imports, err := readImports(data)
+	if err != nil {
+		return nil, refuse("%s: %v", file, err)
+	}
+	if v := versionProblem(imports, nil); v != "" {
+		return nil, refuse("%s", v)
+	}
+	if problems := importProblems(imports); len(problems) > 0 {
+		return nil, refuse("%s", strings.Join(problems, "; "))
+	}
+
+	p := &Plugin{
+		name: spec.Name, file: file, sum: sum, size: len(data),
+		timeout: spec.Limits.Timeout, maxOutput: l.maxOutput,
+		log: newPluginLog(l.logger, spec.Name),
+	}
+	for _, c := range spec.Allow {
+		switch c {
+		case config.CapClock:
+			p.caps.clock = true
+		case config.CapRandom:
+			p.caps.random = true
+		case config.CapSecrets:
+			p.caps.secrets = true
+		}
+	}
+	if p.configJSON, err = json.Marshal(spec.Config); err != nil {
+		return nil, refuse("config: %v", err)
+	}
+	if err := p.compile(ctx, l, data, spec.Limits.Memory); err != nil {
+		return nil, err
+	}
+	p.pool = newPool(max(spec.Limits.Instances, 1), p.newInstance)
+	if err := p.describe(ctx); err != nil {
+		p.Close(ctx)
+		return nil, err
+	}
+	return p, nil
+}
+
+func readModule(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxModuleSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxModuleSize {
+		return nil, fmt.Errorf("%s is larger than %s", file, config.FormatSize(maxModuleSize))
+	}
+	return data, nil
+}
+
+// compile makes the plugin's runtime and compiles its module.
+func (p *Plugin) compile(ctx context.Context, l *Loader, data []byte, memory int64) error {
+	pages := uint32(max(memory/wasmPageSize, 1))
+	cfg := wazero.NewRuntimeConfig().
+		WithCompilationCache(l.cache).
+		WithMemoryLimitPages(pages).
+		WithCloseOnContextDone(p.timeout > 0)
+	p.runtime = wazero.NewRuntimeWithConfig(ctx, cfg)
+	fail := func(kind error, detail string) error {
+		_ = p.runtime.Close(ctx)
+		return p.error("load", kind, detail)
+	}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, p.runtime); err != nil {
+		return fail(err, "")
+	}
+	if err := instantiateHostModule(ctx, p.runtime); err != nil {
+		return fail(err, "")
+	}
+	compiled, err := p.runtime.CompileModule(ctx, data)
+	if err != nil {
+		return fail(ErrRefused, "invalid module: "+strings.TrimPrefix(err.Error(), "invalid "))
+	}
+	if v := versionProblem(nil, compiled.ExportedFunctions()); v != "" {
+		return fail(ErrRefused, v)
+	}
+	if problems := exportProblems(compiled); len(problems) > 0 {
+		return fail(ErrRefused, strings.Join(problems, "; "))
+	}
+	p.compiled = compiled
+	return nil
+}
+
+const wasmPageSize = 64 << 10
+
+// describe starts the first instance, asks it what the plugin provides, and
+// keeps it in the pool.
+func (p *Plugin) describe(ctx context.Context) error {
+	in, err := p.pool.get(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.pool.put(in)
+	if _, err := in.call(ctx, "describe", in.fnDescribe, nil); err != nil {
+		return err
+	}
+	provides, err := parseDescribe(string(in.out))
+	if err != nil {
+		return p.error("describe", ErrRefused, err.Error())
+	}
+	for _, need := range []struct {
+		has    bool
+		export string
+		kind   string
+	}{
+		{len(provides.ClientIDs) > 0 && in.fnClientID == nil, abi.ExportClientID, abi.KindClientID},
+		{len(provides.Placeholders) > 0 && in.fnPlaceholder == nil, abi.ExportPlaceholder, abi.KindPlaceholder},
+		{len(provides.Transforms) > 0 && in.fnTransform == nil, abi.ExportTransform, abi.KindTransform},
+	} {
+		if need.has {
+			return p.error("describe", ErrRefused, fmt.Sprintf("it describes a %s but does not export %s",
+				need.kind, need.export))
+		}
+	}
+	p.provides = provides
+	return nil
+}
+
+// parseDescribe reads the describe output: one "kind name [flags]" a line.
+func parseDescribe(text string) (Provides, error) {
+	var out Provides
+	seen := map[string]bool{}
+	for i, line := range strings.Split(text, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		fields := strings.Split(line, " ")
+		if len(fields) < 2 {
+			return out, fmt.Errorf("line %d %q: expected a kind and a name", i+1, line)
+		}
+		kind, name, flags := fields[0], fields[1], fields[2:]
+		if !validName(name) {
+			return out, fmt.Errorf("line %d: %q is not a name (letters, digits, '_', '.', '-')", i+1, name)
+		}
+		if seen[kind+" "+name] {
+			return out, fmt.Errorf("line %d: %s %s is described twice", i+1, kind, name)
+		}
+		seen[kind+" "+name] = true
+		secret := false
+		for _, f := range flags {
+			if f != abi.FlagSecret || kind != abi.KindPlaceholder {
+				return out, fmt.Errorf("line %d: unknown flag %q for a %s", i+1, f, kind)
+			}
+			secret = true
+		}
+		switch kind {
+		case abi.KindClientID:
+			out.ClientIDs = append(out.ClientIDs, name)
+		case abi.KindPlaceholder:
+			out.Placeholders = append(out.Placeholders, PlaceholderInfo{Name: name, Secret: secret})
+		case abi.KindTransform:
+			out.Transforms = append(out.Transforms, name)
+		default:
+			return out, fmt.Errorf("line %d: unknown kind %q; expected %s, %s or %s", i+1, kind,
+				abi.KindClientID, abi.KindPlaceholder, abi.KindTransform)
+		}
+	}
+	if len(out.ClientIDs)+len(out.Placeholders)+len(out.Transforms) == 0 {
+		return out, errors.New("it provides nothing")
+	}
+	return out, nil
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Close closes the plugin: idle instances at once, busy ones as their calls
+// end, then the runtime. If ctx ends first, the calls still running are cut
+// short. Calls after Close fail with ErrClosed.
+func (p *Plugin) Close(ctx context.Context) error {
+	if p.pool != nil {
+		select {
+		case <-p.pool.close():
+		case <-ctx.Done():
+		}
+	}
+	return p.runtime.Close(context.Background())
+}
+
+// PluginStats are a plugin's counters.
+type PluginStats struct {
+	Calls, Failures int64
+	// Instances exist now; Idle of them wait for a call.
+	Instances, Idle int
+}
+
+// Stats returns the plugin's counters.
+func (p *Plugin) Stats() PluginStats {
+	live, idle := p.pool.stats()
+	return PluginStats{Calls: p.calls.Load(), Failures: p.failures.Load(), Instances: live, Idle: idle}
+}
+
+// cryptoRand is crypto/rand as an io.Reader value for wazero.
+type cryptoRand struct{}
+
+func (cryptoRand) Read(b []byte) (int, error) { return rand.Read(b) }

@@ -1,0 +1,128 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Limits on what a plugin can put in the host's log.
+const (
+	logLineMax    = 4 << 10 // longer lines are cut
+	logRate       = 50      // lines per second, sustained
+	logBurst      = 200     // lines at once
+	errorTextMax  = 1 << 10 // error_set messages are cut here
+	lastLineKept  = 256     // of stderr, quoted in errors
+	dropReportGap = 10 * time.Second
+)
+
+// pluginLog writes a plugin's log lines and its stdout and stderr to the
+// host's logger, through one token bucket, so that a flood costs the host
+// little and shows up as a count of dropped lines.
+type pluginLog struct {
+	logger *slog.Logger
+	plugin string
+
+	mu         sync.Mutex
+	tokens     float64
+	last       time.Time
+	dropped    int64
+	lastReport time.Time
+}
+
+func newPluginLog(logger *slog.Logger, plugin string) *pluginLog {
+	return &pluginLog{logger: logger, plugin: plugin, tokens: logBurst, last: time.Now()}
+}
+
+func (l *pluginLog) enabled(level slog.Level) bool {
+	return l.logger.Enabled(context.Background(), level)
+}
+
+// log writes one line, or counts it as dropped when the plugin is over its
+// rate.
+func (l *pluginLog) log(level slog.Level, msg string, attrs ...slog.Attr) {
+	if !l.enabled(level) {
+		return
+	}
+	now := time.Now()
+	l.mu.Lock()
+	l.tokens = min(logBurst, l.tokens+now.Sub(l.last).Seconds()*logRate)
+	l.last = now
+	if l.tokens < 1 {
+		l.dropped++
+		report := now.Sub(l.lastReport) >= dropReportGap
+		dropped := l.dropped
+		if report {
+			l.lastReport, l.dropped = now, 0
+		}
+		l.mu.Unlock()
+		if report {
+			l.logger.LogAttrs(context.Background(), slog.LevelWarn, "plugin log lines dropped",
+				slog.String("plugin", l.plugin), slog.Int64("dropped", dropped))
+		}
+		return
+	}
+	l.tokens--
+	l.mu.Unlock()
+	if len(msg) > logLineMax {
+		msg = msg[:logLineMax] + "…"
+	}
+	attrs = append(attrs, slog.String("plugin", l.plugin))
+	l.logger.LogAttrs(context.Background(), level, msg, attrs...)
+}
+
+// lineWriter is an instance's stdout or stderr: it cuts what the plugin
+// writes into lines and logs each. It also keeps the last line, which
+// often says why a guest died.
+type lineWriter struct {
+	log    *pluginLog
+	level  slog.Level
+	stream slog.Attr
+	buf    []byte
+	last   []byte
+}
+
+func newLineWriter(l *pluginLog, stream string, level slog.Level) *lineWriter {
+	return &lineWriter{log: l, level: level, stream: slog.String("stream", stream)}
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			room := logLineMax - len(w.buf)
+			if len(p) <= room {
+				w.buf = append(w.buf, p...)
+				break
+			}
+			w.buf = append(w.buf, p[:room]...)
+			p = p[room:]
+			w.flush()
+			continue
+		}
+		w.buf = append(w.buf, p[:i]...)
+		p = p[i+1:]
+		w.flush()
+	}
+	return n, nil
+}
+
+func (w *lineWriter) flush() {
+	line := bytes.TrimRight(w.buf, "\r")
+	if len(bytes.TrimSpace(line)) > 0 {
+		w.last = append(w.last[:0], line[:min(len(line), lastLineKept)]...)
+		w.log.log(w.level, string(line), w.stream)
+	}
+	w.buf = w.buf[:0]
+}
+
+// lastLine is the last complete or partial line written.
+func (w *lineWriter) lastLine() string {
+	if len(bytes.TrimSpace(w.buf)) > 0 {
+		return string(w.buf[:min(len(w.buf), lastLineKept)])
+	}
+	return string(w.last)
+}

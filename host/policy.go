@@ -1,0 +1,148 @@
+package host
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wsplug/wsplug/abi"
+)
+
+const wasiModule = "wasi_snapshot_preview1"
+
+// wasiAllowed are the WASI functions a plugin may import: what C and Go
+// toolchains link in. The filesystem ones are harmless, as no directory is
+// mounted; sockets are not on the list.
+var wasiAllowed = map[string]bool{}
+
+func init() {
+	for _, name := range []string{
+		"args_get", "args_sizes_get", "environ_get", "environ_sizes_get",
+		"clock_res_get", "clock_time_get", "random_get", "poll_oneoff", "sched_yield", "proc_exit",
+		"fd_advise", "fd_allocate", "fd_close", "fd_datasync", "fd_fdstat_get",
+		"fd_fdstat_set_flags", "fd_fdstat_set_rights", "fd_filestat_get", "fd_filestat_set_size",
+		"fd_filestat_set_times", "fd_pread", "fd_prestat_get", "fd_prestat_dir_name", "fd_pwrite",
+		"fd_read", "fd_readdir", "fd_renumber", "fd_seek", "fd_sync", "fd_tell", "fd_write",
+		"path_create_directory", "path_filestat_get", "path_filestat_set_times", "path_link",
+		"path_open", "path_readlink", "path_remove_directory", "path_rename", "path_symlink",
+		"path_unlink_file",
+	} {
+		wasiAllowed[name] = true
+	}
+}
+
+var (
+	importVersion = regexp.MustCompile(`^wsplug_v(\d+)$`)
+	markerVersion = regexp.MustCompile(`^` + abi.ExportMarkerPrefix + `(\d+)$`)
+)
+
+// versionProblem says which ABI version a module speaks when it is not
+// this host's, from its imports or its exports (nil: unknown yet).
+func versionProblem(imports []wasmImport, exports map[string]api.FunctionDefinition) string {
+	for _, imp := range imports {
+		if m := importVersion.FindStringSubmatch(imp.Module); m != nil && m[1] != strconv.Itoa(abi.Version) {
+			return fmt.Sprintf("it speaks ABI v%s (it imports %s); this host speaks v%d",
+				m[1], imp, abi.Version)
+		}
+	}
+	if exports == nil {
+		return ""
+	}
+	if _, ok := exports[abi.ExportMarker]; ok {
+		return ""
+	}
+	for name := range exports {
+		if m := markerVersion.FindStringSubmatch(name); m != nil {
+			return fmt.Sprintf("it speaks ABI v%s (it exports %s); this host speaks v%d",
+				m[1], name, abi.Version)
+		}
+	}
+	return fmt.Sprintf("not a wsplug plugin: it does not export %s", abi.ExportMarker)
+}
+
+// importProblems lists every import the sandbox does not give.
+func importProblems(imports []wasmImport) []string {
+	var out []string
+	for _, imp := range imports {
+		switch {
+		case imp.Kind != importFunc:
+			out = append(out, fmt.Sprintf("it imports a %s, %s: a plugin defines its own memory, "+
+				"tables and globals", imp.Kind, imp))
+		case imp.Module == abi.ImportModule:
+			if !slices.Contains(abi.HostFuncs, imp.Name) {
+				out = append(out, fmt.Sprintf("it imports %s, which ABI v%d does not have", imp, abi.Version))
+			}
+		case imp.Module == wasiModule:
+			switch {
+			case len(imp.Name) > 5 && imp.Name[:5] == "sock_":
+				out = append(out, fmt.Sprintf("it imports %s: plugins have no network", imp))
+			case !wasiAllowed[imp.Name]:
+				out = append(out, fmt.Sprintf("it imports %s, which is not a WASI function "+
+					"plugins may use", imp))
+			}
+		default:
+			out = append(out, fmt.Sprintf("it imports %s: plugins import only from %s and %s",
+				imp, abi.ImportModule, wasiModule))
+		}
+	}
+	return out
+}
+
+// exportSignatures are the ABI's function exports: params, then results.
+var exportSignatures = map[string][2][]api.ValueType{
+	abi.ExportMarker:      {nil, nil},
+	abi.ExportInitialize:  {nil, nil},
+	abi.ExportInit:        {nil, {api.ValueTypeI32}},
+	abi.ExportDescribe:    {nil, {api.ValueTypeI32}},
+	abi.ExportClientID:    {{api.ValueTypeI32}, {api.ValueTypeI32}},
+	abi.ExportPlaceholder: {{api.ValueTypeI32}, {api.ValueTypeI32}},
+	abi.ExportTransform:   {{api.ValueTypeI32, api.ValueTypeI32}, {api.ValueTypeI32}},
+}
+
+// exportProblems lists what is missing or wrong in a module's exports.
+func exportProblems(c wazero.CompiledModule) []string {
+	var out []string
+	if _, ok := c.ExportedMemories()[abi.ExportMemory]; !ok {
+		out = append(out, fmt.Sprintf("it does not export its memory as %q", abi.ExportMemory))
+	}
+	fns := c.ExportedFunctions()
+	if _, ok := fns[abi.ExportDescribe]; !ok {
+		out = append(out, fmt.Sprintf("it does not export %s", abi.ExportDescribe))
+	}
+	names := make([]string, 0, len(exportSignatures))
+	for name := range exportSignatures {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		def, ok := fns[name]
+		if !ok {
+			continue
+		}
+		want := exportSignatures[name]
+		if !slices.Equal(def.ParamTypes(), want[0]) || !slices.Equal(def.ResultTypes(), want[1]) {
+			out = append(out, fmt.Sprintf("its export %s has the signature %s; ABI v%d says %s",
+				name, signature(def.ParamTypes(), def.ResultTypes()), abi.Version,
+				signature(want[0], want[1])))
+		}
+	}
+	return out
+}
+
+func signature(params, results []api.ValueType) string {
+	names := func(ts []api.ValueType) string {
+		s := "("
+		for i, t := range ts {
+			if i > 0 {
+				s += ", "
+			}
+			s += api.ValueTypeName(t)
+		}
+		return s + ")"
+	}
+	return names(params) + " -> " + names(results)
+}
