@@ -156,10 +156,10 @@ func (p *Plugin) startError(ctx context.Context, in *instance, err error) error 
 	return p.error("start", ErrTrap, firstLine(msg)+lastWords(in))
 }
 
-// lastWords quotes the last line the instance wrote to stderr, which often
-// says why a guest died.
+// lastWords quotes the first line the instance wrote to stderr in its last
+// call, which often says why a guest died.
 func lastWords(in *instance) string {
-	if line := in.stderr.lastLine(); line != "" {
+	if line := in.stderr.firstLine(); line != "" {
 		return fmt.Sprintf(" (stderr: %q)", line)
 	}
 	return ""
@@ -205,6 +205,7 @@ func (in *instance) call(ctx context.Context, what string, fn api.Function, a *c
 		}
 	}
 	in.active, in.outputSet, in.tooLarge, in.errMsg, in.readSecret, in.fault = true, false, 0, "", false, ""
+	in.stderr.reset()
 	in.cc.Context = ctx
 	limited := in.timer != nil
 	in.cc.limited = limited

@@ -14,7 +14,7 @@ const (
 	logRate       = 50      // lines per second, sustained
 	logBurst      = 200     // lines at once
 	errorTextMax  = 1 << 10 // error_set messages are cut here
-	lastLineKept  = 256     // of stderr, quoted in errors
+	lastLineKept  = 256     // of the stderr line quoted in errors
 	dropReportGap = 10 * time.Second
 )
 
@@ -74,14 +74,14 @@ func (l *pluginLog) log(level slog.Level, msg string, attrs ...slog.Attr) {
 }
 
 // lineWriter is an instance's stdout or stderr: it cuts what the plugin
-// writes into lines and logs each. It also keeps the last line, which
-// often says why a guest died.
+// writes into lines and logs each. It also keeps the first line written
+// since reset, which often says why a guest died ("fatal error: ...").
 type lineWriter struct {
 	log    *pluginLog
 	level  slog.Level
 	stream slog.Attr
 	buf    []byte
-	last   []byte
+	first  []byte
 }
 
 func newLineWriter(l *pluginLog, stream string, level slog.Level) *lineWriter {
@@ -113,16 +113,21 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 func (w *lineWriter) flush() {
 	line := bytes.TrimRight(w.buf, "\r")
 	if len(bytes.TrimSpace(line)) > 0 {
-		w.last = append(w.last[:0], line[:min(len(line), lastLineKept)]...)
+		if len(w.first) == 0 {
+			w.first = append(w.first, line[:min(len(line), lastLineKept)]...)
+		}
 		w.log.log(w.level, string(line), w.stream)
 	}
 	w.buf = w.buf[:0]
 }
 
-// lastLine is the last complete or partial line written.
-func (w *lineWriter) lastLine() string {
-	if len(bytes.TrimSpace(w.buf)) > 0 {
+// reset forgets the first line, at the start of a call.
+func (w *lineWriter) reset() { w.first = w.first[:0] }
+
+// firstLine is the first line written since reset, complete or not.
+func (w *lineWriter) firstLine() string {
+	if len(w.first) == 0 && len(bytes.TrimSpace(w.buf)) > 0 {
 		return string(w.buf[:min(len(w.buf), lastLineKept)])
 	}
-	return string(w.last)
+	return string(w.first)
 }

@@ -1,0 +1,65 @@
+// Command goguest is a Go plugin for the host's tests: well-behaved and
+// misbehaving providers in one module.
+package main
+
+import (
+	"errors"
+	"os"
+	"strconv"
+
+	"github.com/wsplug/wsplug/abi"
+	"github.com/wsplug/wsplug/abi/guest"
+)
+
+var (
+	seq  int
+	hold [][]byte
+)
+
+func init() {
+	guest.ClientIDFormat("go_seq", func() (string, error) {
+		seq++
+		return "seq-" + strconv.Itoa(seq), nil
+	})
+	guest.Placeholder("go_client", func(string) (string, error) {
+		return guest.Value(abi.ValueClientID)
+	})
+	guest.Placeholder("go_token_len", func(string) (string, error) {
+		tok, err := guest.Value(abi.ValueToken)
+		return strconv.Itoa(len(tok)), err
+	})
+	guest.JSONPlaceholder("go_num", func(arg string) (any, error) {
+		return strconv.Atoi(arg)
+	})
+	guest.Transform("go_echo", func(m guest.Message) (guest.Result, error) {
+		return guest.Replace(append([]byte(nil), m.Data...)), nil
+	})
+	guest.Transform("go_pass", func(guest.Message) (guest.Result, error) {
+		return guest.Pass(), nil
+	})
+	guest.Transform("go_fail", func(guest.Message) (guest.Result, error) {
+		return guest.Result{}, errors.New("refusing this one")
+	})
+	guest.Transform("go_panic", func(guest.Message) (guest.Result, error) {
+		var m map[string]int
+		m["x"]++ // a nil map write: a runtime panic the SDK recovers
+		return guest.Pass(), nil
+	})
+	guest.Transform("go_exit", func(guest.Message) (guest.Result, error) {
+		os.Stderr.WriteString("giving up\n")
+		os.Exit(3)
+		return guest.Pass(), nil
+	})
+	guest.Transform("go_oom", func(guest.Message) (guest.Result, error) {
+		for {
+			hold = append(hold, make([]byte, 1<<20))
+		}
+	})
+	guest.Transform("go_log", func(m guest.Message) (guest.Result, error) {
+		guest.Logger().Info("seen", "bytes", len(m.Data))
+		os.Stdout.WriteString("to stdout\n")
+		return guest.Pass(), nil
+	})
+}
+
+func main() {}
