@@ -56,6 +56,11 @@ type instance struct {
 // lookup or an allocation. With a time limit, Done and Err report the
 // instance's own timer instead of the caller's context: a call is bounded
 // by the limit, not by the caller.
+//
+// wazero watches Done and Err from a goroutine of its own that may outlive
+// the call; so for a limited instance they read only what never changes
+// after the instance is made (limited, in, in.fired), never the Context that
+// the next call replaces.
 type callContext struct {
 	context.Context
 	in      *instance
@@ -131,10 +136,15 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	if p.timeout > 0 {
 		in.timer = time.AfterFunc(time.Hour, func() { close(in.fired) })
 		in.timer.Stop()
+		in.cc.limited = true
 	}
 
 	if in.fnInit != nil {
-		if _, err := in.call(ctx, "init", in.fnInit, nil); err != nil {
+		status, err := in.call(ctx, "init", in.fnInit, nil)
+		if err == nil && status != abi.StatusOK {
+			err = p.error("init", ErrPluginFailed, resultProblem(status, in))
+		}
+		if err != nil {
 			in.close()
 			return nil, err
 		}
@@ -207,8 +217,7 @@ func (in *instance) call(ctx context.Context, what string, fn api.Function, a *c
 	in.active, in.outputSet, in.tooLarge, in.errMsg, in.readSecret, in.fault = true, false, 0, "", false, ""
 	in.stderr.reset()
 	in.cc.Context = ctx
-	limited := in.timer != nil
-	in.cc.limited = limited
+	limited := in.cc.limited
 	if limited {
 		in.timer.Reset(in.plugin.timeout)
 	}
@@ -225,7 +234,6 @@ func (in *instance) call(ctx context.Context, what string, fn api.Function, a *c
 		}
 	}
 	in.active, in.input, in.client, in.dst = false, nil, nil, nil
-	in.cc.Context = nil
 	in.calls.Add(1)
 	if err != nil {
 		in.broken = true

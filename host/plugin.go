@@ -263,7 +263,11 @@ func (p *Plugin) describe(ctx context.Context) error {
 		return err
 	}
 	defer p.pool.put(in)
-	if _, err := in.call(ctx, "describe", in.fnDescribe, nil); err != nil {
+	status, err := in.call(ctx, "describe", in.fnDescribe, nil)
+	if err == nil && status != abi.StatusOK {
+		err = p.error("describe", ErrPluginFailed, resultProblem(status, in))
+	}
+	if err != nil {
 		return err
 	}
 	provides, err := parseDescribe(string(in.out))
