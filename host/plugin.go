@@ -227,7 +227,8 @@ func (p *Plugin) compile(ctx context.Context, l *Loader, data []byte, memory int
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(l.cache).
 		WithMemoryLimitPages(pages).
-		WithCloseOnContextDone(p.timeout > 0)
+		WithCloseOnContextDone(p.timeout > 0).
+		WithDebugInfoEnabled(false) // DWARF costs load time; traps still name functions
 	p.runtime = wazero.NewRuntimeWithConfig(ctx, cfg)
 	fail := func(kind error, detail string) error {
 		_ = p.runtime.Close(ctx)

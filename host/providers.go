@@ -25,7 +25,7 @@ func (f *pluginClientID) NewClientID(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer f.p.release(in)
-	status, err := in.call(ctx, f.call, in.fnClientID, &callArgs{params: []uint64{f.index}})
+	status, err := in.call(ctx, f.call, in.fnClientID, &callArgs{params: [2]uint64{f.index}})
 	if err != nil {
 		return "", f.p.failed(err)
 	}
@@ -49,7 +49,7 @@ func (s *pluginPlaceholder) Placeholder(ctx context.Context, _, arg string, c *C
 	}
 	defer s.p.release(in)
 	status, err := in.call(ctx, s.call, in.fnPlaceholder,
-		&callArgs{params: []uint64{s.index}, input: []byte(arg), client: c})
+		&callArgs{params: [2]uint64{s.index}, input: []byte(arg), client: c})
 	if err != nil {
 		return nil, s.p.failed(err)
 	}
@@ -96,7 +96,7 @@ func (t *pluginTransform) Transform(ctx context.Context, m *Message) (Action, er
 	}
 	dst := m.scratch()
 	status, err := in.call(ctx, t.call, in.fnTransform,
-		&callArgs{params: []uint64{t.index, flags}, input: m.Data, dst: dst, client: m.Client})
+		&callArgs{params: [2]uint64{t.index, flags}, input: m.Data, dst: dst, client: m.Client})
 	outputSet := in.outputSet
 	if err != nil {
 		t.p.release(in)

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 	"time"
 )
 
@@ -43,9 +46,34 @@ func decodeConfig(decode func(any) error) (config, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&cfg); err != nil {
-		return cfg, fmt.Errorf("ids: config: %w", err)
+		return cfg, fmt.Errorf("ids: config: %s", explain(err))
 	}
 	return cfg, nil
+}
+
+// explain rewrites a type error of encoding/json, which speaks of Go types
+// ("Go struct field .nanoid.size of type int"), in the words of the config
+// file: the key and the kind of value it takes.
+func explain(err error) string {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	want := "a " + te.Type.Kind().String()
+	switch te.Type.Kind() {
+	case reflect.Int, reflect.Int64:
+		want = "an integer"
+	case reflect.Struct, reflect.Map:
+		want = "an object"
+	case reflect.Slice:
+		want = "a list"
+	case reflect.Bool:
+		want = "true or false"
+	}
+	if te.Field == "" {
+		return fmt.Sprintf("the config is a JSON %s; it must be %s", te.Value, want)
+	}
+	return fmt.Sprintf("%s: a JSON %s where %s is needed", te.Field, te.Value, want)
 }
 
 // generators are the three formats of one instance.
@@ -60,7 +88,8 @@ type generators struct {
 // now and the random source rand. A missing snowflake.node is not an error
 // here, because a host may use only the other formats: it is an error of
 // each snowflake call instead.
-func newGenerators(cfg config, now func() time.Time, rand io.Reader) (*generators, error) {
+func newGenerators(cfg config, now func() time.Time, rand io.Reader) (
+	*generators, error) {
 	size := DefaultNanoidSize
 	if cfg.Nanoid.Size != nil {
 		size = *cfg.Nanoid.Size

@@ -18,9 +18,10 @@ const (
 )
 
 // snowflakeWait bounds the wait for the next millisecond when the sequence
-// runs out. The wait is normally under a millisecond; when the wall clock
-// is fixed (no clock capability) it would never end, so it gives up well
-// within the host's default one-second call timeout.
+// runs out. The wait is normally under a millisecond; if the wall clock
+// stood still (the ABI only says that without the clock capability it is
+// not real) it would never end, so it gives up well within the host's
+// default one-second call timeout.
 const snowflakeWait = 100 * time.Millisecond
 
 // snowflakeGen makes snowflake ids for one node. It is not safe for
@@ -38,7 +39,9 @@ type snowflakeGen struct {
 // newSnowflake returns a generator for node (0..1023) counting milliseconds
 // from epoch (Unix milliseconds) on the clock now.
 func newSnowflake(node, epoch int64, now func() time.Time) *snowflakeGen {
-	return &snowflakeGen{node: node, epoch: epoch, now: now, wait: snowflakeWait, last: -1}
+	return &snowflakeGen{
+		node: node, epoch: epoch, now: now, wait: snowflakeWait, last: -1,
+	}
 }
 
 // next returns a new id as decimal text. Ids of one generator strictly
@@ -70,12 +73,13 @@ func (g *snowflakeGen) tick() (int64, error) {
 	ms := g.now().UnixMilli()
 	t := ms - g.epoch
 	if t < 0 {
-		return 0, fmt.Errorf("snowflake: the clock (%d ms) is before snowflake.epoch "+
-			"(%d ms); without the clock capability the plugin's time is fixed", ms, g.epoch)
+		return 0, fmt.Errorf("snowflake: the clock (%d ms) is before "+
+			"snowflake.epoch (%d ms); without the clock capability the plugin's "+
+			"time is not real", ms, g.epoch)
 	}
 	if t >= 1<<timeBits {
-		return 0, fmt.Errorf("snowflake: %d ms since snowflake.epoch do not fit in %d bits",
-			t, timeBits)
+		return 0, fmt.Errorf("snowflake: %d ms since snowflake.epoch do not fit "+
+			"in %d bits", t, timeBits)
 	}
 	return t, nil
 }

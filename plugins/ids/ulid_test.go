@@ -86,7 +86,8 @@ func TestIncrement(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := tt.in
 			if ok := increment(&e); ok != tt.ok || e != tt.want {
-				t.Errorf("increment(%x) = %x, %v; want %x, %v", tt.in, e, ok, tt.want, tt.ok)
+				t.Errorf("increment(%x) = %x, %v; want %x, %v",
+					tt.in, e, ok, tt.want, tt.ok)
 			}
 		})
 	}
@@ -103,7 +104,8 @@ func TestULIDMonotonic(t *testing.T) {
 	}{
 		{name: "still clock", clock: fakeClock{t: base}, sameTime: true},
 		{name: "moving clock", clock: fakeClock{t: base, step: time.Millisecond}},
-		{name: "clock goes back", clock: fakeClock{t: base, step: -time.Second}, sameTime: true},
+		{name: "clock goes back", clock: fakeClock{t: base, step: -time.Second},
+			sameTime: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,7 +144,8 @@ func TestULIDErrors(t *testing.T) {
 			t.Fatalf("first id %s, %v", first, err)
 		}
 		for range 2 {
-			if id, err := g.next(); err == nil || !strings.Contains(err.Error(), "overflow") {
+			id, err := g.next()
+			if err == nil || !strings.Contains(err.Error(), "overflow") {
 				t.Errorf("after an all-ones random part: %q, %v", id, err)
 			}
 		}

@@ -1,0 +1,172 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/wsplug/wsplug/config"
+	"github.com/wsplug/wsplug/host/internal/testplugin"
+	"github.com/wsplug/wsplug/plugins/benchjson/transform"
+)
+
+// Benchmarks compare layers in one run: a native Go transform against the
+// same code in a Go-guest plugin, with and without a time limit. Report
+// ratios, not absolute times: machines are shared and noisy.
+//
+//	go test -run '^$' -bench . -benchmem ./host/
+
+func benchLoad(b *testing.B, file string, limits config.Limits) Transform {
+	b.Helper()
+	l := newTestLoader(b, nil)
+	p, err := load(b, l, "bench", file, limits)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Close(context.Background()) })
+	r := NewRegistry()
+	if err := r.AddPlugin(p); err != nil {
+		b.Fatal(err)
+	}
+	tr, _ := r.Transform(p.Provides().Transforms[0])
+	return tr
+}
+
+var benchNative = TransformFunc(func(_ context.Context, m *Message) (Action, error) {
+	out, err := transform.Apply(m.Data)
+	if err != nil {
+		return Pass, err
+	}
+	m.Data = out
+	return Replace, nil
+})
+
+func runTransform(b *testing.B, tr Transform, payload []byte) {
+	ctx := context.Background()
+	m := &Message{}
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		m.Data = payload
+		if _, err := tr.Transform(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTransform1KiB: the JSON transform of plugins/benchjson on a 1 KiB
+// message, natively and through the plugin.
+func BenchmarkTransform1KiB(b *testing.B) {
+	file := testplugin.Build(b, "plugins/benchjson")
+	b.Run("native", func(b *testing.B) {
+		runTransform(b, benchNative, transform.Sample)
+	})
+	b.Run("plugin", func(b *testing.B) {
+		tr := benchLoad(b, file, config.Limits{Memory: 64 << 20, Instances: 1})
+		runTransform(b, tr, transform.Sample)
+	})
+	b.Run("plugin-timeout", func(b *testing.B) {
+		tr := benchLoad(b, file, config.Limits{Memory: 64 << 20, Timeout: time.Second, Instances: 1})
+		runTransform(b, tr, transform.Sample)
+	})
+}
+
+// BenchmarkPassThrough: a transform that answers "unchanged" at once, so
+// the time is the host's: pool, call in, status, pool. Natively, the same
+// decision is a function call.
+func BenchmarkPassThrough(b *testing.B) {
+	file := filepath.Join("testdata", "bench", "pass.wasm")
+	payload := bytes.Repeat([]byte("x"), 1024)
+	b.Run("native", func(b *testing.B) {
+		runTransform(b, TransformFunc(func(context.Context, *Message) (Action, error) {
+			return Pass, nil
+		}), payload)
+	})
+	b.Run("plugin", func(b *testing.B) {
+		runTransform(b, benchLoad(b, file, config.Limits{Memory: 1 << 20, Instances: 1}), payload)
+	})
+	b.Run("plugin-timeout", func(b *testing.B) {
+		runTransform(b, benchLoad(b, file, config.Limits{Memory: 1 << 20, Timeout: time.Second, Instances: 1}),
+			payload)
+	})
+}
+
+// BenchmarkLoadWarm loads a Go-guest plugin whose compiled code is in the
+// cache: read, hash, check, instantiate, init, describe.
+func BenchmarkLoadWarm(b *testing.B) {
+	file := testplugin.Build(b, "plugins/benchjson")
+	ctx := context.Background()
+	l := newTestLoader(b, nil)
+	spec := config.Plugin{Name: "bench", File: file, Limits: config.Limits{Memory: 64 << 20, Instances: 1}}
+	p, err := l.Load(ctx, spec) // fills the cache
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Close(ctx)
+	b.ResetTimer()
+	for b.Loop() {
+		p, err := l.Load(ctx, spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		p.Close(ctx)
+		b.StartTimer()
+	}
+}
+
+// BenchmarkPoolAcquire takes an idle instance and gives it back.
+func BenchmarkPoolAcquire(b *testing.B) {
+	l := newTestLoader(b, nil)
+	p, err := load(b, l, "pass", filepath.Join("testdata", "bench", "pass.wasm"),
+		config.Limits{Memory: 1 << 20, Instances: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		in, err := p.pool.get(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.pool.put(in)
+	}
+}
+
+// BenchmarkGoGuestMemory runs the 1 KiB transform b.N times in one instance
+// and reports the instance's memory at the end: run it with
+// -benchtime=1000000x to see that a million calls leave it flat.
+func BenchmarkGoGuestMemory(b *testing.B) {
+	file := testplugin.Build(b, "plugins/benchjson")
+	l := newTestLoader(b, nil)
+	p, err := load(b, l, "bench", file, config.Limits{Memory: 64 << 20, Instances: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	r := NewRegistry()
+	r.AddPlugin(p)
+	tr, _ := r.Transform("bench")
+	start := memorySize(p)
+	runTransform(b, tr, transform.Sample)
+	b.ReportMetric(float64(start)/(1<<20), "MiB-start")
+	b.ReportMetric(float64(memorySize(p))/(1<<20), "MiB-end")
+}
+
+// BenchmarkGoGuestCall measures a Go guest's fixed cost per call: the SDK
+// reads the 1 KiB payload and passes it, or echoes it back.
+func BenchmarkGoGuestCall(b *testing.B) {
+	payload := bytes.Repeat([]byte("x"), 1024)
+	_, r := loadGoGuest(b, config.Limits{Memory: 64 << 20, Instances: 1})
+	for _, name := range []string{"go_pass", "go_echo"} {
+		b.Run(name, func(b *testing.B) {
+			tr, _ := r.Transform(name)
+			runTransform(b, tr, payload)
+		})
+	}
+}
