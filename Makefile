@@ -1,11 +1,13 @@
-# wsplug: make test (what CI runs), make demo, make lint, make fuzz, make bench.
+# wsplug: make test (what CI runs), make demo, make plugins, make examples,
+# make lint, make fuzz, make bench.
 
 GO       ?= go
 FUZZTIME ?= 10s
+PLUGINS  := ids jwt json benchjson
 
-.PHONY: all build test lint fuzz bench demo
+.PHONY: all build test lint fuzz bench demo plugins examples wat
 
-all: build
+all: build plugins
 
 # build installs the command into $(go env GOPATH)/bin.
 build:
@@ -19,6 +21,29 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./abi/... ./plugins/...
+
+# plugins: the first-party plugins, as plugins/NAME.wasm.
+plugins: $(PLUGINS:%=plugins/%.wasm)
+
+plugins/%.wasm: FORCE
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -ldflags=-s -o $@ ./plugins/$*
+
+# examples: the same transform in C and in WAT (Debian: clang lld wasi-libc
+# libclang-rt-14-dev-wasm32; wabt).
+examples: examples/plugins/c/upper.wasm examples/plugins/wat/upper.wasm
+
+examples/plugins/c/upper.wasm: examples/plugins/c/upper.c
+	sh examples/plugins/c/build.sh $@
+
+examples/plugins/wat/upper.wasm: examples/plugins/wat/upper.wat
+	wat2wasm $< -o $@
+
+# wat: rebuild the WAT test modules kept in the repository.
+wat:
+	cd host/testdata/hostile && sh build.sh
+	cd host/testdata/bench && wat2wasm pass.wat -o pass.wasm
+	cd host/testdata/fuzz && wat2wasm hostcalls.wat -o hostcalls.wasm
 
 # fuzz: every fuzz target for FUZZTIME each.
 fuzz:
@@ -38,3 +63,5 @@ bench:
 demo:
 	$(GO) run ./cmd/wsplug validate examples/comfyui/wsplug.yaml
 	$(GO) run ./cmd/wsplug resolve examples/comfyui/wsplug.yaml
+
+FORCE:

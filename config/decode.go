@@ -647,7 +647,8 @@ func (d *decoder) plugin(n *yaml.Node, path string) Plugin {
 	d.object(n, path, []field{
 		{"name", d.str(&p.Name)},
 		{"path", d.str(&p.Path)},
-		{"sha256", d.optional(&p.SHA256)},
+		// text: a digest of digits only would otherwise read as a number.
+		{"sha256", d.text(&p.SHA256)},
 		{"config", func(v *yaml.Node, kp string) { p.Config = d.value(v, kp) }},
 		{"allow", d.names(&p.Allow)},
 		{"limits", func(v *yaml.Node, kp string) {

@@ -14,7 +14,14 @@ import (
 // or nil. It also normalises what it checks: HTTP methods in upper case,
 // sha256 in lower case.
 func (f *File) Validate(names Names) error {
+	return f.ValidateWith(names)
+}
+
+// ValidateWith is Validate with problems the caller found (see Problem),
+// such as a plugin that does not load, reported in the same list.
+func (f *File) ValidateWith(names Names, more ...Problem) error {
 	v := newValidator(f.src, names)
+	v.problems = append(v.problems, more...)
 	if len(f.APIs) == 0 && !f.src.has("apis") && !f.src.has("all_apis") && len(f.src.problems) == 0 {
 		v.problem("", "the file has no apis list; nothing to connect to")
 	}
@@ -52,6 +59,13 @@ func (f *File) Validate(names Names) error {
 	}
 	sortProblems(problems)
 	return &ValidationError{Problems: problems}
+}
+
+// Problem makes a problem at a key of the file (a path such as
+// plugins[1].path), with the key's line and column.
+func (f *File) Problem(path, message string) Problem {
+	v := validator{src: f.src}
+	return Problem{File: f.src.file, Pos: v.pos(path), Path: path, Message: message}
 }
 
 type validator struct {

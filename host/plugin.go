@@ -27,6 +27,9 @@ import (
 // DefaultMaxOutput bounds the output of one plugin call.
 const DefaultMaxOutput = 16 << 20
 
+// sha256Mismatch begins the detail of a load refused for its pin.
+const sha256Mismatch = "sha256 mismatch"
+
 // maxModuleSize bounds the .wasm files a Loader reads.
 const maxModuleSize = 256 << 20
 
@@ -163,7 +166,7 @@ func (l *Loader) Load(ctx context.Context, spec config.Plugin) (*Plugin, error) 
 	digest := sha256.Sum256(data)
 	sum := hex.EncodeToString(digest[:])
 	if spec.SHA256 != "" && !strings.EqualFold(spec.SHA256, sum) {
-		return nil, refuse("sha256 mismatch: %s hashes to %s; the config pins %s", file, sum, spec.SHA256)
+		return nil, refuse("%s: %s hashes to %s; the config pins %s", sha256Mismatch, file, sum, spec.SHA256)
 	}
 	imports, err := readImports(data)
 	if err != nil {
@@ -194,7 +197,7 @@ func (l *Loader) Load(ctx context.Context, spec config.Plugin) (*Plugin, error) 
 	if p.configJSON, err = json.Marshal(spec.Config); err != nil {
 		return nil, refuse("config: %v", err)
 	}
-	if err := p.compile(ctx, l, data, spec.Limits.Memory); err != nil {
+	if err := p.compile(ctx, l, data, spec.Limits); err != nil {
 		return nil, err
 	}
 	p.pool = newPool(max(spec.Limits.Instances, 1), p.newInstance)
@@ -222,14 +225,8 @@ func readModule(file string) ([]byte, error) {
 }
 
 // compile makes the plugin's runtime and compiles its module.
-func (p *Plugin) compile(ctx context.Context, l *Loader, data []byte, memory int64) error {
-	pages := uint32(max(memory/wasmPageSize, 1))
-	cfg := wazero.NewRuntimeConfig().
-		WithCompilationCache(l.cache).
-		WithMemoryLimitPages(pages).
-		WithCloseOnContextDone(p.timeout > 0).
-		WithDebugInfoEnabled(false) // DWARF costs load time; traps still name functions
-	p.runtime = wazero.NewRuntimeWithConfig(ctx, cfg)
+func (p *Plugin) compile(ctx context.Context, l *Loader, data []byte, limits config.Limits) error {
+	p.runtime = wazero.NewRuntimeWithConfig(ctx, runtimeConfig(l.cache, limits))
 	fail := func(kind error, detail string) error {
 		_ = p.runtime.Close(ctx)
 		return p.error("load", kind, detail)
@@ -255,6 +252,16 @@ func (p *Plugin) compile(ctx context.Context, l *Loader, data []byte, memory int
 }
 
 const wasmPageSize = 64 << 10
+
+// runtimeConfig is the runtime of a plugin with these limits: its memory
+// ceiling, and the termination checks a time limit needs.
+func runtimeConfig(cache wazero.CompilationCache, limits config.Limits) wazero.RuntimeConfig {
+	return wazero.NewRuntimeConfig().
+		WithCompilationCache(cache).
+		WithMemoryLimitPages(uint32(max(limits.Memory/wasmPageSize, 1))).
+		WithCloseOnContextDone(limits.Timeout > 0).
+		WithDebugInfoEnabled(false) // DWARF costs load time; traps still name functions
+}
 
 // describe starts the first instance, asks it what the plugin provides, and
 // keeps it in the pool.

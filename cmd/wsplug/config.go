@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/wsplug/wsplug/config"
+	"github.com/wsplug/wsplug/host"
 )
 
 func runValidate(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
@@ -18,10 +19,13 @@ func runValidate(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int 
 	if code >= 0 {
 		return code
 	}
-	f, code := load(pos[0], stderr)
-	if f == nil {
+	ctx := context.Background()
+	s, code := load(ctx, pos[0], stderr)
+	if s == nil {
 		return code
 	}
+	defer s.Close(ctx)
+	f := s.File
 	if !*quiet {
 		fmt.Fprintf(stdout, "%s: ok: %d %s, %d %s, %d %s\n", pos[0],
 			len(f.APIs), plural(len(f.APIs), "api", "apis"),
@@ -31,10 +35,10 @@ func runValidate(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
-// load loads and validates a config file, printing its warnings, or every
-// problem and an exit code.
-func load(path string, stderr io.Writer) (*config.File, int) {
-	f, err := config.Load(path, nil)
+// load loads a config file with its plugins and validates it, printing its
+// warnings; or prints every problem and returns an exit code.
+func load(ctx context.Context, path string, stderr io.Writer) (*host.Setup, int) {
+	s, err := host.LoadConfig(ctx, path, nil, nil)
 	if err != nil {
 		var ve *config.ValidationError
 		if errors.As(err, &ve) {
@@ -48,10 +52,10 @@ func load(path string, stderr io.Writer) (*config.File, int) {
 		}
 		return nil, exitInput
 	}
-	for _, w := range f.Warnings {
+	for _, w := range s.File.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
-	return f, exitOK
+	return s, exitOK
 }
 
 func plural(n int, one, many string) string {
@@ -67,10 +71,13 @@ func runResolve(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	f, code := load(pos[0], stderr)
-	if f == nil {
+	ctx := context.Background()
+	s, code := load(ctx, pos[0], stderr)
+	if s == nil {
 		return code
 	}
+	defer s.Close(ctx)
+	f := s.File
 
 	apis := f.APIs
 	if len(pos) == 2 {
@@ -90,7 +97,6 @@ func runResolve(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 		apis = []config.API{*a}
 	}
 
-	ctx := context.Background()
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	failed := false
 	for i := range apis {
@@ -98,7 +104,7 @@ func runResolve(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 		if a.Websocket == nil {
 			continue
 		}
-		t, err := resolve(ctx, a)
+		t, err := resolve(ctx, s.Registry, a)
 		if err != nil {
 			fmt.Fprintf(stderr, "wsplug: %v\n", err)
 			failed = true
@@ -129,26 +135,29 @@ func runResolve(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// resolve makes an API's client id and resolves its websocket URL and headers.
-func resolve(ctx context.Context, a *config.API) (*config.Target, error) {
+// resolve makes an API's client id and resolves its websocket URL and
+// headers, with the built-in placeholders, the environment and the
+// plugins'.
+func resolve(ctx context.Context, reg *host.Registry, a *config.API) (*config.Target, error) {
 	plan, err := config.NewPlan(a)
 	if err != nil {
 		return nil, err
 	}
-	env := config.Env{}
-	v, err := plan.Values(ctx, env)
+	client := &host.ClientInfo{API: a.Name, Values: &config.Values{}, Auth: a.Auth}
+	src := config.Chain(config.Env{}, reg.Lookup(client))
+	v, err := plan.Values(ctx, src)
 	if err != nil {
 		return nil, err
 	}
+	*client.Values = v
 	if v.ClientID == "" {
-		format, ok := config.BuiltinClientIDFormat(plan.ClientIDFormat())
+		format, ok := reg.ClientIDFormat(plan.ClientIDFormat())
 		if !ok {
-			return nil, fmt.Errorf("api[%s]: unknown client_id_format %q; available: %v",
-				a.Name, plan.ClientIDFormat(), config.BuiltinClientIDFormats())
+			return nil, fmt.Errorf("api[%s]: unknown client_id_format %q", a.Name, plan.ClientIDFormat())
 		}
-		if v.ClientID, err = format.NewClientID(ctx); err != nil {
+		if client.Values.ClientID, err = format.NewClientID(ctx); err != nil {
 			return nil, fmt.Errorf("api[%s] client_id_format[%s]: %w", a.Name, plan.ClientIDFormat(), err)
 		}
 	}
-	return plan.Resolve(ctx, &v, env)
+	return plan.Resolve(ctx, client.Values, src)
 }

@@ -3,6 +3,8 @@
 //
 //	wsplug validate FILE         check a config file, report every problem
 //	wsplug resolve FILE [API]    print each websocket client's URL and headers
+//	wsplug plugin inspect FILE   what the host makes of a plugin module
+//	wsplug plugin hash FILE      the sha256 to pin a plugin with
 //
 // Exit codes: 0 success, 1 the input is wrong, 2 usage.
 package main
@@ -37,6 +39,7 @@ type command struct {
 var commands = []command{
 	{"validate", "FILE", "check a config file and report every problem in it", runValidate},
 	{"resolve", "FILE [API]", "print each websocket client's final URL and headers", runResolve},
+	{"plugin", "inspect|hash FILE", "what the host makes of a plugin module; its sha256", runPlugin},
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

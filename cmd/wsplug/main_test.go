@@ -171,3 +171,56 @@ func TestResolveErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestPluginInspectAndHash(t *testing.T) {
+	healthy := "../../host/testdata/hostile/healthy.wasm"
+	code, stdout, stderr := wsplug(t, "plugin", "inspect", healthy)
+	for _, want := range []string{
+		"sha256    fc7d5447a8a557397326e940850b66b730bffdcce9b707bad3a045a85ca6f5d2\n",
+		"abi       v1\n", "provides  client_id healthy_id\n", "          placeholder healthy\n",
+		"          transform echo_healthy\n", "imports   wsplug_v1.input_read (function)\n", "verdict   loads\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if code != exitOK || stderr != "" {
+		t.Errorf("inspect: exit %d, stderr %q", code, stderr)
+	}
+
+	code, stdout, _ = wsplug(t, "plugin", "inspect", "../../host/testdata/hostile/import_sock.wasm")
+	if code != exitInput || !strings.Contains(stdout, "verdict   refused\nbecause   it imports "+
+		"wasi_snapshot_preview1.sock_send: plugins have no network\n") {
+		t.Errorf("inspect of a refused module: exit %d\n%s", code, stdout)
+	}
+
+	code, stdout, _ = wsplug(t, "plugin", "hash", healthy)
+	if code != exitOK || stdout != "fc7d5447a8a557397326e940850b66b730bffdcce9b707bad3a045a85ca6f5d2  "+healthy+"\n" {
+		t.Errorf("hash: %d %q", code, stdout)
+	}
+	if code, _, stderr := wsplug(t, "plugin", "frob"); code != exitUsage || !strings.Contains(stderr, "unknown command") {
+		t.Errorf("unknown plugin command: %d %q", code, stderr)
+	}
+}
+
+// TestValidateLoadsPlugins: a format a plugin provides is valid once the
+// plugin loads, and a plugin that does not load is a problem with a line.
+func TestValidateLoadsPlugins(t *testing.T) {
+	healthy, _ := filepath.Abs("../../host/testdata/hostile/healthy.wasm")
+	path := writeFile(t, "apis:\n  - name: A\n    url: http://h\n    websocket: {client_id_format: healthy_id}\n"+
+		"plugins:\n  - name: h\n    path: "+healthy+"\n")
+	if code, stdout, stderr := wsplug(t, "validate", path); code != exitOK || !strings.HasSuffix(stdout,
+		": ok: 1 api, 1 plugin, 0 warnings\n") {
+		t.Errorf("validate: %d %q %q", code, stdout, stderr)
+	}
+	if code, stdout, _ := wsplug(t, "resolve", path); code != exitOK || stdout != "A\n  url  ws://h/ws\n" {
+		t.Errorf("resolve: %d %q", code, stdout)
+	}
+	path = writeFile(t, "apis: []\nplugins:\n  - name: h\n    path: missing.wasm\n")
+	code, _, stderr := wsplug(t, "validate", path)
+	want := path + ":4:5: plugins[0].path: plugin[h] load: open " + filepath.Join(filepath.Dir(path), "missing.wasm") +
+		": no such file or directory\n1 problem\n"
+	if code != exitInput || stderr != want {
+		t.Errorf("missing plugin: %d\n got %q\nwant %q", code, stderr, want)
+	}
+}

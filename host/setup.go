@@ -1,0 +1,118 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/wsplug/wsplug/config"
+)
+
+// Setup is a config file made ready to run: decoded, its plugins loaded and
+// registered, and everything validated against what they provide.
+type Setup struct {
+	File     *config.File
+	Registry *Registry
+	Plugins  []*Plugin
+	loader   *Loader
+}
+
+// LoadConfig reads the config file at path, loads the plugins it lists
+// (concurrently) into reg (nil: a new registry with the built-ins; pass one
+// to add Go providers first), and validates the file against the result.
+// Every problem, the plugins' included, comes back at once in a
+// *config.ValidationError with file and line. On error nothing stays
+// loaded.
+func LoadConfig(ctx context.Context, path string, reg *Registry, opts *LoaderOptions) (*Setup, error) {
+	f, err := config.Decode(path)
+	if err != nil {
+		return nil, err
+	}
+	if reg == nil {
+		reg = NewRegistry()
+	}
+	s := &Setup{File: f, Registry: reg}
+	var problems []config.Problem
+	if len(f.Plugins) > 0 {
+		if s.loader, err = NewLoader(opts); err != nil {
+			return nil, err
+		}
+		problems = s.loadPlugins(ctx)
+	}
+	if err := f.ValidateWith(reg, problems...); err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadPlugins loads every plugin entry that names a plugin once, in
+// parallel, then registers them in file order.
+func (s *Setup) loadPlugins(ctx context.Context) []config.Problem {
+	f := s.File
+	loaded := make([]*Plugin, len(f.Plugins))
+	errs := make([]error, len(f.Plugins))
+	seen := map[string]bool{}
+	var wg sync.WaitGroup
+	for i, spec := range f.Plugins {
+		if spec.Name == "" || spec.Path == "" || seen[spec.Name] {
+			continue // Validate says what is wrong with the entry
+		}
+		seen[spec.Name] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			loaded[i], errs[i] = s.loader.Load(ctx, spec)
+		}()
+	}
+	wg.Wait()
+
+	var problems []config.Problem
+	for i, p := range loaded {
+		entry := fmt.Sprintf("plugins[%d]", i)
+		if err := errs[i]; err != nil {
+			key := entry + ".path"
+			if pe := (*PluginError)(nil); errors.As(err, &pe) && strings.HasPrefix(pe.Detail, sha256Mismatch) {
+				key = entry + ".sha256"
+			}
+			problems = append(problems, f.Problem(key, err.Error()))
+			continue
+		}
+		if p == nil {
+			continue
+		}
+		if err := s.Registry.AddPlugin(p); err != nil {
+			p.Close(ctx)
+			problems = append(problems, f.Problem(entry+".name", err.Error()))
+			continue
+		}
+		s.Plugins = append(s.Plugins, p)
+	}
+	return problems
+}
+
+// Plugin returns the loaded plugin of that name.
+func (s *Setup) Plugin(name string) (*Plugin, bool) {
+	for _, p := range s.Plugins {
+		if p.name == name {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// Close closes the plugins and the loader.
+func (s *Setup) Close(ctx context.Context) error {
+	var errs []error
+	for _, p := range s.Plugins {
+		s.Registry.RemovePlugin(p.name)
+		errs = append(errs, p.Close(ctx))
+	}
+	s.Plugins = nil
+	if s.loader != nil {
+		errs = append(errs, s.loader.Close(ctx))
+	}
+	return errors.Join(errs...)
+}
