@@ -94,27 +94,35 @@ func BenchmarkPassThrough(b *testing.B) {
 	})
 }
 
-// BenchmarkLoadWarm loads a Go-guest plugin whose compiled code is in the
-// cache: read, hash, check, instantiate, init, describe.
+// BenchmarkLoadWarm loads a plugin whose compiled code is in the cache:
+// read, hash, check, compile (a cache hit), instantiate, init, describe. A
+// Go guest is a 3.6 MB module; a WAT one half a kilobyte.
 func BenchmarkLoadWarm(b *testing.B) {
-	file := testplugin.Build(b, "plugins/benchjson")
-	ctx := context.Background()
-	l := newTestLoader(b, nil)
-	spec := config.Plugin{Name: "bench", File: file, Limits: config.Limits{Memory: 64 << 20, Instances: 1}}
-	p, err := l.Load(ctx, spec) // fills the cache
-	if err != nil {
-		b.Fatal(err)
-	}
-	p.Close(ctx)
-	b.ResetTimer()
-	for b.Loop() {
-		p, err := l.Load(ctx, spec)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		p.Close(ctx)
-		b.StartTimer()
+	for _, c := range []struct{ name, file string }{
+		{"go", testplugin.Build(b, "plugins/benchjson")},
+		{"wat", hostile("healthy")},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			l := newTestLoader(b, nil)
+			spec := config.Plugin{Name: "bench", File: c.file,
+				Limits: config.Limits{Memory: 64 << 20, Instances: 1}}
+			p, err := l.Load(ctx, spec) // fills the cache
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Close(ctx)
+			b.ResetTimer()
+			for b.Loop() {
+				p, err := l.Load(ctx, spec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				p.Close(ctx)
+				b.StartTimer()
+			}
+		})
 	}
 }
 
@@ -138,22 +146,15 @@ func BenchmarkPoolAcquire(b *testing.B) {
 	}
 }
 
-// BenchmarkGoGuestMemory runs the 1 KiB transform b.N times in one instance
-// and reports the instance's memory at the end: run it with
+// BenchmarkGoGuestMemory runs a Go guest's echo transform (which allocates
+// a copy of each 1 KiB payload) b.N times in one instance and reports the
+// instance's memory at the start and the end: run it with
 // -benchtime=1000000x to see that a million calls leave it flat.
 func BenchmarkGoGuestMemory(b *testing.B) {
-	file := testplugin.Build(b, "plugins/benchjson")
-	l := newTestLoader(b, nil)
-	p, err := load(b, l, "bench", file, config.Limits{Memory: 64 << 20, Instances: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Close(context.Background())
-	r := NewRegistry()
-	r.AddPlugin(p)
-	tr, _ := r.Transform("bench")
+	p, r := loadGoGuest(b, config.Limits{Memory: 64 << 20, Instances: 1})
+	tr, _ := r.Transform("go_echo")
 	start := memorySize(p)
-	runTransform(b, tr, transform.Sample)
+	runTransform(b, tr, bytes.Repeat([]byte("x"), 1024))
 	b.ReportMetric(float64(start)/(1<<20), "MiB-start")
 	b.ReportMetric(float64(memorySize(p))/(1<<20), "MiB-end")
 }

@@ -22,7 +22,12 @@
 // main.
 //
 // On other platforms the host is simulated (see Sim), so that a plugin's
-// logic can be tested with go test.
+// logic can be tested with go test. Sim exists only there: a test file that
+// uses it needs the build constraint !wasip1, or GOOS=wasip1 go vet fails.
+//
+// Host functions work only during a call from the host: Config, Value and
+// the logger may be used in OnInit functions and providers, not in package
+// init functions (which run in _initialize, where the host refuses them).
 package guest
 
 import (
@@ -98,7 +103,9 @@ func OnInit(fn func() error) {
 }
 
 // Message is one websocket message given to a transform. Data is valid only
-// during the call: copy what you keep.
+// during the call (the SDK reuses its buffer): copy what you keep. Changing
+// it in place changes nothing the host sees; return Replace to send a
+// change.
 type Message struct {
 	Data []byte
 	// Incoming is true for a message from the server.
@@ -116,7 +123,9 @@ type Result struct {
 // Pass lets the message through unchanged; nothing is copied.
 func Pass() Result { return Result{status: abi.StatusOK} }
 
-// Replace sends data instead of the message.
+// Replace sends data instead of the message. The host copies data before
+// the call returns, so the plugin may reuse it afterwards. Replacing with an
+// empty slice sends an empty message.
 func Replace(data []byte) Result { return Result{status: abi.StatusReplace, data: data} }
 
 // Drop drops the message.
