@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ import (
 //
 //	go test -run '^$' -bench . -benchmem ./host/
 
-func benchLoad(b *testing.B, file string, limits config.Limits) Transform {
+func benchLoad(b *testing.B, file string, limits config.Limits, name string) Transform {
 	b.Helper()
 	l := newTestLoader(b, nil)
 	p, err := load(b, l, "bench", file, limits)
@@ -30,7 +31,10 @@ func benchLoad(b *testing.B, file string, limits config.Limits) Transform {
 	if err := r.AddPlugin(p); err != nil {
 		b.Fatal(err)
 	}
-	tr, _ := r.Transform(p.Provides().Transforms[0])
+	tr, ok := r.Transform(name)
+	if !ok {
+		b.Fatalf("%s provides no transform %s", file, name)
+	}
 	return tr
 }
 
@@ -57,21 +61,47 @@ func runTransform(b *testing.B, tr Transform, payload []byte) {
 	}
 }
 
-// BenchmarkTransform1KiB: the JSON transform of plugins/benchjson on a 1 KiB
-// message, natively and through the plugin.
+// BenchmarkTransform1KiB runs two transforms of a 1 KiB JSON message,
+// natively and in plugins: "json" decodes it into a map, changes it and
+// encodes it (plugins/benchjson's Apply, in a Go guest); "upper" upper-cases
+// its ASCII letters (transform.Upper in a Go guest, and the C and WAT
+// examples, which do the same). The ratios to native are what to read.
 func BenchmarkTransform1KiB(b *testing.B) {
-	file := testplugin.Build(b, "plugins/benchjson")
-	b.Run("native", func(b *testing.B) {
+	goGuest := testplugin.Build(b, "plugins/benchjson")
+	unlimited := config.Limits{Memory: 64 << 20, Instances: 1}
+	limited := config.Limits{Memory: 64 << 20, Timeout: time.Second, Instances: 1}
+	b.Run("json/native", func(b *testing.B) {
 		runTransform(b, benchNative, transform.Sample)
 	})
-	b.Run("plugin", func(b *testing.B) {
-		tr := benchLoad(b, file, config.Limits{Memory: 64 << 20, Instances: 1})
-		runTransform(b, tr, transform.Sample)
+	b.Run("json/go", func(b *testing.B) {
+		runTransform(b, benchLoad(b, goGuest, unlimited, "bench"), transform.Sample)
 	})
-	b.Run("plugin-timeout", func(b *testing.B) {
-		tr := benchLoad(b, file, config.Limits{Memory: 64 << 20, Timeout: time.Second, Instances: 1})
-		runTransform(b, tr, transform.Sample)
+	b.Run("json/go-timeout", func(b *testing.B) {
+		runTransform(b, benchLoad(b, goGuest, limited, "bench"), transform.Sample)
 	})
+	b.Run("upper/native", func(b *testing.B) {
+		var buf []byte
+		runTransform(b, TransformFunc(func(_ context.Context, m *Message) (Action, error) {
+			buf = transform.Upper(buf, m.Data)
+			m.Data = buf
+			return Replace, nil
+		}), transform.Sample)
+	})
+	b.Run("upper/go", func(b *testing.B) {
+		runTransform(b, benchLoad(b, goGuest, unlimited, "bench_upper"), transform.Sample)
+	})
+	b.Run("upper/go-timeout", func(b *testing.B) {
+		runTransform(b, benchLoad(b, goGuest, limited, "bench_upper"), transform.Sample)
+	})
+	for _, lang := range []string{"c", "wat"} {
+		file := filepath.Join("..", "examples", "plugins", lang, "upper.wasm")
+		b.Run("upper/"+lang, func(b *testing.B) {
+			if _, err := os.Stat(file); err != nil {
+				b.Skipf("%s: run make examples first", file)
+			}
+			runTransform(b, benchLoad(b, file, unlimited, "upper"), transform.Sample)
+		})
+	}
 }
 
 // BenchmarkPassThrough: a transform that answers "unchanged" at once, so
@@ -86,11 +116,11 @@ func BenchmarkPassThrough(b *testing.B) {
 		}), payload)
 	})
 	b.Run("plugin", func(b *testing.B) {
-		runTransform(b, benchLoad(b, file, config.Limits{Memory: 1 << 20, Instances: 1}), payload)
+		runTransform(b, benchLoad(b, file, config.Limits{Memory: 1 << 20, Instances: 1}, "pass"), payload)
 	})
 	b.Run("plugin-timeout", func(b *testing.B) {
-		runTransform(b, benchLoad(b, file, config.Limits{Memory: 1 << 20, Timeout: time.Second, Instances: 1}),
-			payload)
+		runTransform(b, benchLoad(b, file, config.Limits{Memory: 1 << 20, Timeout: time.Second, Instances: 1},
+			"pass"), payload)
 	})
 }
 

@@ -30,7 +30,7 @@ func TestBench(t *testing.T) {
 		{name: "not an object", in: []byte(`[]`), error: "bench:"},
 	}
 	var s guest.Sim
-	if got := s.Describe(); got != "transform bench\n" {
+	if got := s.Describe(); got != "transform bench\ntransform bench_upper\n" {
 		t.Errorf("describe = %q", got)
 	}
 	for _, tt := range tests {
@@ -46,5 +46,18 @@ func TestBench(t *testing.T) {
 				t.Errorf("bench = %s, %v, %v; want %s", out, dropped, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestBenchUpper(t *testing.T) {
+	var s guest.Sim
+	for _, in := range []string{"Hello, World", "", "second call reuses the buffer"} {
+		out, _, err := s.Transform("bench_upper", []byte(in), false, false)
+		if want := strings.ToUpper(in); err != nil || string(out) != want {
+			t.Errorf("bench_upper(%q) = %q, %v", in, out, err)
+		}
+	}
+	if out, _, _ := s.Transform("bench_upper", []byte("binary"), false, true); string(out) != "binary" {
+		t.Errorf("a binary frame must pass: %q", out)
 	}
 }

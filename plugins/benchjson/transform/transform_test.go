@@ -77,3 +77,17 @@ func BenchmarkApply(b *testing.B) {
 		}
 	}
 }
+
+func TestUpper(t *testing.T) {
+	for _, tt := range []struct{ name, in, want string }{
+		{"ascii", "Hello, world 42", "HELLO, WORLD 42"},
+		{"empty", "", ""},
+		{"non-ascii stays", "été ß", "éTé ß"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(Upper(make([]byte, 3), []byte(tt.in))); got != tt.want {
+				t.Errorf("Upper(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
