@@ -138,7 +138,26 @@ type Websocket struct {
 	// SendQueue is how many outgoing messages wait while reconnecting.
 	SendQueue  int
 	Transforms Transforms
+	// TransformErrors says what a failed transform does to its message.
+	TransformErrors string
+	// Subprotocols are offered in the handshake, in order of preference.
+	Subprotocols []string
+	// DialTimeout bounds one connection attempt, handshake included.
+	DialTimeout time.Duration
 }
+
+// What a failed transform does to its message (transform_errors).
+const (
+	// TransformErrorsFail: an outgoing message is not sent and its Send
+	// returns the error; an incoming one is dropped.
+	TransformErrorsFail = "fail"
+	// TransformErrorsDrop: the message is dropped; a Send returns an error
+	// that says so.
+	TransformErrorsDrop = "drop"
+	// TransformErrorsPass: the message goes on as it was before the
+	// transform.
+	TransformErrorsPass = "pass"
+)
 
 // Backoff bounds the exponential wait between reconnect attempts.
 type Backoff struct {
@@ -213,6 +232,7 @@ const (
 	DefaultPongTimeout    = 10 * time.Second
 	DefaultMaxMessageSize = 16 << 20
 	DefaultSendQueue      = 1024
+	DefaultDialTimeout    = 10 * time.Second
 	DefaultAPITimeout     = 60 * time.Second
 	DefaultPluginMemory   = 64 << 20
 	DefaultPluginTimeout  = time.Second
@@ -234,5 +254,7 @@ func defaultWebsocket() Websocket {
 		PongTimeout:        DefaultPongTimeout,
 		MaxMessageSize:     DefaultMaxMessageSize,
 		SendQueue:          DefaultSendQueue,
+		TransformErrors:    TransformErrorsFail,
+		DialTimeout:        DefaultDialTimeout,
 	}
 }

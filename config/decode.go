@@ -636,6 +636,9 @@ func (d *decoder) websocket(n *yaml.Node, path string) Websocket {
 				{"incoming", d.names(&w.Transforms.Incoming)},
 			}, nil)
 		}},
+		{"transform_errors", d.str(&w.TransformErrors)},
+		{"subprotocols", d.names(&w.Subprotocols)},
+		{"dial_timeout", d.duration(&w.DialTimeout)},
 	}, nil)
 	return w
 }

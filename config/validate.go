@@ -347,6 +347,19 @@ func (v *validator) websocket(w *Websocket, path string) {
 		v.problem(key("max_message_size"), "must be more than 0")
 	}
 	v.atLeast(key("send_queue"), w.SendQueue, 0, "")
+	if w.DialTimeout <= 0 {
+		v.problem(key("dial_timeout"), "must be more than 0, got %s", w.DialTimeout)
+	}
+	policies := []string{TransformErrorsFail, TransformErrorsDrop, TransformErrorsPass}
+	if !slices.Contains(policies, w.TransformErrors) {
+		v.problem(key("transform_errors"), "unknown policy %q; expected %s", w.TransformErrors,
+			strings.Join(policies, ", "))
+	}
+	for i, sp := range w.Subprotocols {
+		if !headerName.MatchString(sp) {
+			v.problem(index(key("subprotocols"), i), "%q is not a valid subprotocol name", sp)
+		}
+	}
 	if f := w.SessionIDFrom; f != nil {
 		v.required(key("session_id_from.type"), f.Type)
 		if v.required(key("session_id_from.path"), f.Path) {

@@ -223,6 +223,16 @@ func TestValidationProblems(t *testing.T) {
 			want: []string{`wsplug.yaml:5:31: apis[0].websocket.transforms.outgoing[0]: unknown transform "wrap"; no plugin loaded provides transforms`},
 		},
 		{
+			name: "transform policy, subprotocol and dial timeout",
+			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      transform_errors: ignore\n" +
+				"      subprotocols: [\"a b\"]\n      dial_timeout: 0s\n",
+			want: []string{
+				`wsplug.yaml:5:7: apis[0].websocket.transform_errors: unknown policy "ignore"; expected fail, drop, pass`,
+				`wsplug.yaml:6:22: apis[0].websocket.subprotocols[0]: "a b" is not a valid subprotocol name`,
+				"wsplug.yaml:7:7: apis[0].websocket.dial_timeout: must be more than 0, got 0s",
+			},
+		},
+		{
 			name: "headers as a list",
 			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      headers: [a, b]\n",
 			want: []string{"wsplug.yaml:5:7: apis[0].websocket.headers: expected a mapping of names to values, got a list"},
@@ -426,6 +436,9 @@ all_apis:
       max_message_size: 1MiB
       send_queue: 0
       transforms: {outgoing: [], incoming: []}
+      transform_errors: pass
+      subprotocols: [comfy.v1, json]
+      dial_timeout: 3s
 plugins:
   - name: p
     path: /abs/p.wasm
@@ -453,6 +466,8 @@ plugins:
 		Headers: []Pair{{"X-A", "1"}}, QueryParams: []Pair{{"debug", "1"}},
 		ReconnectOnFailure: false, Retry: -1, Backoff: Backoff{time.Second, time.Minute},
 		PingInterval: 0, PongTimeout: 5 * time.Second, MaxMessageSize: 1 << 20, SendQueue: 0,
+		TransformErrors: TransformErrorsPass, Subprotocols: []string{"comfy.v1", "json"},
+		DialTimeout: 3 * time.Second,
 	}
 	if !reflect.DeepEqual(*w, wantWS) {
 		t.Errorf("websocket:\n got %+v\nwant %+v", *w, wantWS)
