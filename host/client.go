@@ -1,0 +1,716 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+
+	"github.com/wsplug/wsplug/config"
+)
+
+// Errors of a client, for errors.Is.
+var (
+	// ErrClientOff: the client is not running (never enabled, disabled, or
+	// the host closed); a Send gets it at once, and queued sends get it
+	// when the client is disabled.
+	ErrClientOff = errors.New("client is off")
+	// ErrRetriesExhausted: the client gave up reconnecting; queued sends
+	// get it.
+	ErrRetriesExhausted = errors.New("retries exhausted")
+	// ErrQueueFull: the outgoing queue holds send_queue messages already.
+	ErrQueueFull = errors.New("send queue full")
+	// ErrConnectionLost: the connection died while the message was being
+	// written; it may or may not have reached the server.
+	ErrConnectionLost = errors.New("connection lost")
+	// ErrNoWebsocket: the API has no websocket section.
+	ErrNoWebsocket = errors.New("no websocket section")
+)
+
+// Client is one API's websocket client: it dials, keeps the connection
+// alive, reconnects, queues what is sent while it reconnects, runs the
+// transforms, and hands what arrives to its subscribers. Safe for
+// concurrent use.
+type Client struct {
+	host     *Host
+	name     string
+	api      *config.API
+	ws       *config.Websocket // nil when the API has none
+	plan     *config.Plan
+	log      *slog.Logger
+	outgoing []boundTransform
+	incoming []boundTransform
+
+	// info is what plugins see of the client; replaced, never changed.
+	info atomic.Pointer[ClientInfo]
+
+	mu        sync.Mutex
+	state     State
+	changed   chan struct{} // closed and replaced on every state change
+	lastErr   error
+	running   bool
+	cancel    context.CancelFunc
+	done      chan struct{} // closed when the run loop ends
+	clientID  string        // made once, kept across reconnects and toggles
+	overrides config.Values // run-time values that win over the config's
+	override  struct{ token, sessionID, channel, version bool }
+	captured  string // session id read from an inbound message
+
+	queue sendQueue
+	subs  subscriptions
+	stats clientCounters
+}
+
+type boundTransform struct {
+	name string
+	t    Transform
+}
+
+func newClient(h *Host, api *config.API) (*Client, error) {
+	c := &Client{
+		host: h, name: api.Name, api: api, ws: api.Websocket,
+		log:     h.logger.With("api", api.Name),
+		changed: make(chan struct{}),
+	}
+	c.info.Store(&ClientInfo{API: api.Name, Values: &config.Values{}, Auth: api.Auth})
+	if c.ws == nil {
+		return c, nil
+	}
+	plan, err := config.NewPlan(api)
+	if err != nil {
+		return nil, err
+	}
+	c.plan = plan
+	reg := h.setup.Registry
+	for _, dir := range []struct {
+		names []string
+		dst   *[]boundTransform
+	}{{c.ws.Transforms.Outgoing, &c.outgoing}, {c.ws.Transforms.Incoming, &c.incoming}} {
+		for _, name := range dir.names {
+			t, ok := reg.Transform(name)
+			if !ok {
+				return nil, fmt.Errorf("api[%s] transform[%s]: not provided", api.Name, name)
+			}
+			*dir.dst = append(*dir.dst, boundTransform{name, t})
+		}
+	}
+	c.queue.init(c.ws.SendQueue)
+	return c, nil
+}
+
+// Name is the API's name.
+func (c *Client) Name() string { return c.name }
+
+// State returns the client's state.
+func (c *Client) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// Err returns why the client last reconnected or failed, or nil.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr
+}
+
+// Wait blocks until the client is in one of the states, or ctx ends.
+func (c *Client) Wait(ctx context.Context, states ...State) (State, error) {
+	for {
+		c.mu.Lock()
+		s, ch := c.state, c.changed
+		c.mu.Unlock()
+		for _, want := range states {
+			if s == want {
+				return s, nil
+			}
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return s, ctx.Err()
+		}
+	}
+}
+
+// ClientID is the client's id: the config's client_id, or one made once by
+// its client_id_format at the first Enable and kept after.
+func (c *Client) ClientID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clientID
+}
+
+// Values returns the connection values in use: the config's, with run-time
+// overrides and a captured session id applied.
+func (c *Client) Values() config.Values { return *c.info.Load().Values }
+
+// SetToken overrides auth_token from the next (re)connect or Enable on.
+func (c *Client) SetToken(t config.Secret) {
+	c.setOverride(func() { c.overrides.Token, c.override.token = t, true })
+}
+
+// SetSessionID overrides the session id from the next (re)connect on.
+func (c *Client) SetSessionID(s string) {
+	c.setOverride(func() { c.overrides.SessionID, c.override.sessionID, c.captured = s, true, "" })
+}
+
+// SetChannel overrides the channel from the next (re)connect on.
+func (c *Client) SetChannel(s string) {
+	c.setOverride(func() { c.overrides.Channel, c.override.channel = s, true })
+}
+
+// SetVersion overrides the version from the next (re)connect on.
+func (c *Client) SetVersion(s string) {
+	c.setOverride(func() { c.overrides.Version, c.override.version = s, true })
+}
+
+func (c *Client) setOverride(set func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	set()
+	c.publishValues(*c.info.Load().Values)
+}
+
+// publishValues applies the overrides and the captured session id to v and
+// makes the result what plugins and the next dial see. c.mu is held.
+func (c *Client) publishValues(v config.Values) {
+	if c.override.token {
+		v.Token = c.overrides.Token
+	}
+	if c.override.sessionID {
+		v.SessionID = c.overrides.SessionID
+	}
+	if c.captured != "" {
+		v.SessionID = c.captured
+	}
+	if c.override.channel {
+		v.Channel = c.overrides.Channel
+	}
+	if c.override.version {
+		v.Version = c.overrides.Version
+	}
+	if v.ClientID == "" {
+		v.ClientID = c.clientID
+	}
+	c.info.Store(&ClientInfo{API: c.name, Values: &v, Auth: c.api.Auth})
+}
+
+// sources are where placeholders other than the connection values come
+// from: the environment and the registry's providers, for this client.
+func (c *Client) sources(info *ClientInfo) config.Lookup {
+	return config.Chain(config.Env{}, c.host.setup.Registry.Lookup(info))
+}
+
+// resolve re-resolves the config's connection values (env, plugins), and
+// makes the client id the first time.
+func (c *Client) resolve(ctx context.Context) error {
+	v, err := c.plan.Values(ctx, c.sources(c.info.Load()))
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v.ClientID != "" {
+		c.clientID = v.ClientID
+	}
+	if c.clientID == "" {
+		name := c.plan.ClientIDFormat()
+		f, ok := c.host.setup.Registry.ClientIDFormat(name)
+		if !ok {
+			return fmt.Errorf("api[%s] client_id_format[%s]: not provided", c.name, name)
+		}
+		id, err := f.NewClientID(ctx)
+		if err != nil {
+			return fmt.Errorf("api[%s] client_id_format[%s]: %w", c.name, name, err)
+		}
+		c.clientID = id
+	}
+	c.publishValues(v)
+	return nil
+}
+
+// Enable resolves every placeholder again (env, plugins, run-time
+// overrides) and connects, waiting until the connection is open, or the
+// client has given up, or ctx ends. When it gives up, Enable returns why
+// and the client is off (StateFailed). When ctx ends first, the client goes
+// on trying in the background.
+func (c *Client) Enable(ctx context.Context) error {
+	if c.ws == nil {
+		return fmt.Errorf("api[%s]: %w", c.name, ErrNoWebsocket)
+	}
+	if c.host.isClosed() {
+		return fmt.Errorf("api[%s]: %w", c.name, ErrClientOff)
+	}
+	c.mu.Lock()
+	if c.running {
+		c.mu.Unlock()
+		return nil
+	}
+	c.running = true
+	c.mu.Unlock()
+
+	if err := c.resolve(ctx); err != nil {
+		c.mu.Lock()
+		c.running, c.lastErr = false, err
+		c.mu.Unlock()
+		c.log.Error("enable failed", "err", err)
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	started := make(chan error, 1)
+	c.mu.Lock()
+	c.cancel, c.done = cancel, make(chan struct{})
+	done := c.done
+	c.mu.Unlock()
+	c.queue.open()
+	go c.run(runCtx, done, started)
+
+	select {
+	case err := <-started:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Disable closes the connection gracefully (close frame 1000), fails the
+// queued sends with ErrClientOff and stops the client's goroutines,
+// waiting for them or for ctx.
+func (c *Client) Disable(ctx context.Context) error {
+	c.mu.Lock()
+	cancel, done := c.cancel, c.done
+	c.cancel = nil
+	c.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// setState records a transition and tells the observer and the log.
+func (c *Client) setState(to State, attempt int, err error, delay time.Duration) {
+	c.mu.Lock()
+	from := c.state
+	c.state = to
+	if err != nil || to == StateConnected {
+		c.lastErr = err
+	}
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+
+	ch := StateChange{API: c.name, From: from, To: to, Attempt: attempt, Err: err, Delay: delay, At: time.Now()}
+	if f := c.host.opts.OnStateChange; f != nil {
+		f(ch)
+	}
+	attrs := []any{"from", from.String(), "to", to.String()}
+	if attempt > 0 {
+		attrs = append(attrs, "attempt", attempt)
+	}
+	if delay > 0 {
+		attrs = append(attrs, "delay", delay)
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		attrs = append(attrs, "err", err)
+		level = slog.LevelWarn
+	}
+	if to == StateFailed {
+		level = slog.LevelError
+	}
+	c.log.Log(context.Background(), level, "client "+to.String(), attrs...)
+}
+
+// run is the client's life: dial, serve, and on a loss wait and dial
+// again, as reconnect_on_failure, retry and backoff say.
+func (c *Client) run(ctx context.Context, done chan struct{}, started chan<- error) {
+	defer close(done)
+	defer func() {
+		c.mu.Lock()
+		cancel := c.cancel
+		c.running, c.cancel = false, nil
+		c.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+	}()
+	attempt := 0
+	var lost error
+	first := true
+	for {
+		// attempt counts the tries since the connection was lost (or since
+		// the first try failed); the first try of all is attempt 1 too.
+		state, n, delay := StateConnecting, 1, time.Duration(0)
+		if !first {
+			state, n, delay = StateReconnecting, attempt, c.backoff(attempt)
+		}
+		c.setState(state, n, lost, delay)
+		if delay > 0 && !sleep(ctx, delay) {
+			break
+		}
+		conn, target, err := c.dial(ctx)
+		if ctx.Err() != nil {
+			if conn != nil {
+				conn.Close(websocket.StatusNormalClosure, "client off")
+			}
+			break
+		}
+		if err == nil {
+			attempt = 0
+			if c.stats.connects.Add(1) > 1 {
+				c.stats.reconnects.Add(1)
+			}
+			c.queue.setConnected(true)
+			c.setState(StateConnected, 0, nil, 0)
+			c.log.Info("connected", "url", target.Redacted())
+			if started != nil {
+				started <- nil
+				started = nil
+			}
+			err = c.serve(ctx, conn)
+			c.queue.setConnected(false)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		first = false
+		lost = err
+		if !c.ws.ReconnectOnFailure || c.ws.Retry >= 0 && attempt >= c.ws.Retry {
+			c.giveUp(err, started)
+			return
+		}
+		attempt++
+	}
+	c.queue.close(fmt.Errorf("api[%s]: %w", c.name, ErrClientOff))
+	c.setState(StateOff, 0, nil, 0)
+	if started != nil {
+		started <- fmt.Errorf("api[%s]: %w", c.name, ErrClientOff)
+	}
+}
+
+// giveUp ends the run loop after the last failed attempt.
+func (c *Client) giveUp(err error, started chan<- error) {
+	why := ErrRetriesExhausted
+	if !c.ws.ReconnectOnFailure {
+		why = errors.New("reconnect_on_failure is off")
+	}
+	final := fmt.Errorf("api[%s]: %w: %w", c.name, why, err)
+	c.queue.close(final)
+	c.setState(StateFailed, 0, final, 0)
+	if started != nil {
+		started <- final
+	}
+}
+
+// backoff is the wait before attempt n (from 1): exponential from
+// backoff.initial, capped at backoff.max, with full jitter.
+func (c *Client) backoff(n int) time.Duration {
+	ceiling := c.ws.Backoff.Initial
+	for i := 1; i < n && ceiling < c.ws.Backoff.Max; i++ {
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, c.ws.Backoff.Max)
+	if ceiling <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(ceiling))) + 1
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// DialError is a failed connection attempt, with the redacted URL and, when
+// the server answered, its HTTP status.
+type DialError struct {
+	API    string
+	URL    string // redacted
+	Status int    // 0 when there was no HTTP response
+	Err    error
+}
+
+func (e *DialError) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("api[%s] dial %s: handshake refused with HTTP %d: %v", e.API, e.URL, e.Status, e.Err)
+	}
+	return fmt.Sprintf("api[%s] dial %s: %v", e.API, e.URL, e.Err)
+}
+
+func (e *DialError) Unwrap() error { return e.Err }
+
+// dial resolves the URL and headers for this attempt and opens the
+// connection.
+func (c *Client) dial(ctx context.Context) (*websocket.Conn, *config.Target, error) {
+	info := c.info.Load()
+	target, err := c.plan.Resolve(ctx, info.Values, c.sources(info))
+	if err != nil {
+		return nil, nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, c.ws.DialTimeout)
+	defer cancel()
+	conn, resp, err := websocket.Dial(dctx, target.URL, &websocket.DialOptions{
+		HTTPClient:      c.host.http,
+		HTTPHeader:      target.Header,
+		Subprotocols:    c.ws.Subprotocols,
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		de := &DialError{API: c.name, URL: target.Redacted(), Err: redactError(err, target, info.Values)}
+		if resp != nil {
+			de.Status = resp.StatusCode
+			if resp.Body != nil {
+				resp.Body.Close()
+			}
+		}
+		return nil, target, de
+	}
+	conn.SetReadLimit(c.ws.MaxMessageSize)
+	return conn, target, nil
+}
+
+// redactError rewrites an error whose text may hold the dialled URL or a
+// secret (net/http quotes the URL) so that neither shows.
+func redactError(err error, t *config.Target, v *config.Values) error {
+	msg := err.Error()
+	replace := []string{t.URL, t.Redacted()}
+	for _, scheme := range [][2]string{{"ws://", "http://"}, {"wss://", "https://"}} {
+		if strings.HasPrefix(t.URL, scheme[0]) {
+			replace = append(replace, scheme[1]+t.URL[len(scheme[0]):], scheme[1]+t.Redacted()[len(scheme[0]):])
+		}
+	}
+	out := msg
+	for i := 0; i+1 < len(replace); i += 2 {
+		out = strings.ReplaceAll(out, replace[i], replace[i+1])
+	}
+	if tok := v.Token.Reveal(); tok != "" {
+		out = strings.ReplaceAll(out, tok, "***")
+	}
+	if out == msg {
+		return err
+	}
+	return errors.New(out)
+}
+
+// serve runs one connection until it ends: this goroutine reads, another
+// writes the queue, a third pings. It returns why the connection ended.
+func (c *Client) serve(ctx context.Context, conn *websocket.Conn) error {
+	connCtx, cancel := context.WithCancel(ctx)
+	var (
+		once    sync.Once
+		connErr error
+	)
+	abort := func(err error) {
+		once.Do(func() { connErr = err })
+		conn.CloseNow()
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		c.writeLoop(connCtx, conn, abort)
+	}()
+	go func() {
+		defer wg.Done()
+		select {
+		case <-ctx.Done():
+			// Disabled: say goodbye. Close waits for the server's close
+			// frame, which the reader below receives.
+			once.Do(func() { connErr = ErrClientOff })
+			conn.Close(websocket.StatusNormalClosure, "client off")
+		case <-connCtx.Done():
+		}
+	}()
+	if c.ws.PingInterval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.pingLoop(connCtx, conn, abort)
+		}()
+	}
+	err := c.readLoop(conn)
+	once.Do(func() { connErr = err })
+	cancel()
+	conn.CloseNow()
+	wg.Wait()
+	return connErr
+}
+
+// pingLoop pings every ping_interval; no pong within pong_timeout kills the
+// connection.
+func (c *Client) pingLoop(ctx context.Context, conn *websocket.Conn, abort func(error)) {
+	t := time.NewTicker(c.ws.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, c.ws.PongTimeout)
+		err := conn.Ping(pctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				abort(fmt.Errorf("no pong within %s", c.ws.PongTimeout))
+			}
+			return
+		}
+	}
+}
+
+// readLoop reads messages into one reused buffer, runs the incoming
+// transforms on a reused Message, and delivers.
+func (c *Client) readLoop(conn *websocket.Conn) error {
+	var buf []byte
+	m := &Message{Incoming: true}
+	for {
+		typ, r, err := conn.Reader(context.Background())
+		if err != nil {
+			return err
+		}
+		buf, err = readAll(r, buf[:0])
+		if err != nil {
+			return err
+		}
+		if typ == websocket.MessageText && !utf8.Valid(buf) {
+			conn.Close(websocket.StatusInvalidFramePayloadData, "text frame is not UTF-8")
+			return errors.New("a text frame that is not valid UTF-8: closed with 1007")
+		}
+		c.stats.messagesIn.Add(1)
+		c.stats.bytesIn.Add(int64(len(buf)))
+		m.Data, m.Binary, m.Client = buf, typ == websocket.MessageBinary, c.info.Load()
+		if !c.transform(context.Background(), m, c.incoming) {
+			continue
+		}
+		c.deliver(m)
+	}
+}
+
+// readAll reads r to its end onto buf.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// transform runs transforms on m in order; false means the message goes no
+// further. A failure follows transform_errors: for an incoming message,
+// fail and drop both drop it, pass passes it as it was.
+func (c *Client) transform(ctx context.Context, m *Message, ts []boundTransform) bool {
+	ok, _ := c.runTransforms(ctx, m, ts)
+	return ok
+}
+
+// runTransforms runs ts on m; it returns whether the message goes on and,
+// when it does not, why (a failure, or a transform's drop).
+func (c *Client) runTransforms(ctx context.Context, m *Message, ts []boundTransform) (bool, error) {
+	before := m.Data
+	for _, bt := range ts {
+		a, err := bt.t.Transform(ctx, m)
+		if err != nil {
+			c.stats.transformErrors.Add(1)
+			c.log.Warn("transform failed", "transform", bt.name, "policy", c.ws.TransformErrors, "err", err)
+			switch c.ws.TransformErrors {
+			case config.TransformErrorsPass:
+				m.Data = before
+				return true, nil
+			case config.TransformErrorsDrop:
+				return false, &DroppedError{Transform: bt.name, Err: err}
+			}
+			return false, fmt.Errorf("api[%s] transform[%s]: %w", c.name, bt.name, err)
+		}
+		if a == Drop {
+			return false, &DroppedError{Transform: bt.name}
+		}
+	}
+	return true, nil
+}
+
+// ErrDropped is wrapped by the error of a Send whose message a transform
+// dropped.
+var ErrDropped = errors.New("dropped")
+
+// DroppedError says which transform dropped a message, and why when it
+// failed under transform_errors: drop.
+type DroppedError struct {
+	Transform string
+	Err       error
+}
+
+func (e *DroppedError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("transform[%s] failed and the message was dropped: %v", e.Transform, e.Err)
+	}
+	return fmt.Sprintf("transform[%s] dropped the message", e.Transform)
+}
+
+func (e *DroppedError) Is(target error) bool { return target == ErrDropped }
+
+func (e *DroppedError) Unwrap() error { return e.Err }
+
+// ClientStats are a client's counters since the host started.
+type ClientStats struct {
+	State                                         State
+	Connects, Reconnects                          int64
+	MessagesIn, MessagesOut, BytesIn, BytesOut    int64
+	SendErrors, TransformErrors, SubscriberDrops  int64
+	QueueLength                                   int
+	LastError                                     string
+}
+
+type clientCounters struct {
+	connects, reconnects                       atomic.Int64
+	messagesIn, messagesOut, bytesIn, bytesOut atomic.Int64
+	sendErrors, transformErrors, subDrops      atomic.Int64
+}
+
+// Stats returns the client's counters.
+func (c *Client) Stats() ClientStats {
+	s := ClientStats{
+		State:    c.State(),
+		Connects: c.stats.connects.Load(), Reconnects: c.stats.reconnects.Load(),
+		MessagesIn: c.stats.messagesIn.Load(), MessagesOut: c.stats.messagesOut.Load(),
+		BytesIn: c.stats.bytesIn.Load(), BytesOut: c.stats.bytesOut.Load(),
+		SendErrors: c.stats.sendErrors.Load(), TransformErrors: c.stats.transformErrors.Load(),
+		SubscriberDrops: c.stats.subDrops.Load(),
+		QueueLength:     c.queue.len(),
+	}
+	if err := c.Err(); err != nil {
+		s.LastError = err.Error()
+	}
+	return s
+}

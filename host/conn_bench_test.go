@@ -1,0 +1,179 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/wsplug/wsplug/host/internal/testplugin"
+)
+
+// blaster is a server that writes 1 KiB text messages to each client as
+// fast as it can, until the client goes.
+func blaster(tb testing.TB) *httptest.Server {
+	msg := []byte(`{"type":"progress","data":"` + strings.Repeat("x", 1024-29) + `"}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		if err != nil {
+			return
+		}
+		defer conn.CloseNow()
+		ctx := conn.CloseRead(r.Context())
+		for ctx.Err() == nil {
+			if conn.Write(ctx, websocket.MessageText, msg) != nil {
+				return
+			}
+		}
+	}))
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+func wsURL(srv *httptest.Server) string { return "ws" + strings.TrimPrefix(srv.URL, "http") }
+
+// BenchmarkReceive1KiB reads 1 KiB text messages pipelined over loopback:
+// raw coder/websocket (a reader into a reused buffer), then wsplug's Client
+// delivering to a subscriber, without and with one Go-guest transform
+// (go_pass) on every incoming message.
+//
+//	go test -run '^$' -bench Receive1KiB -benchmem ./host/
+func BenchmarkReceive1KiB(b *testing.B) {
+	srv := blaster(b)
+	b.Run("raw", func(b *testing.B) {
+		ctx := context.Background()
+		conn, _, err := websocket.Dial(ctx, wsURL(srv), &websocket.DialOptions{
+			CompressionMode: websocket.CompressionDisabled,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.CloseNow()
+		var buf []byte
+		b.SetBytes(1024)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			_, r, err := conn.Reader(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if buf, err = readAll(r, buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, tc := range []struct{ name, transforms string }{
+		{"client", ""},
+		{"client+go-transform", "      transforms: {incoming: [go_pass]}\n"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			yaml := "apis:\n  - name: B\n    url: http://127.0.0.1\n    websocket:\n" +
+				"      url: " + wsURL(srv) + "\n      ping_interval: 0\n" + tc.transforms
+			if tc.transforms != "" {
+				yaml += "plugins:\n  - name: g\n    path: " + testplugin.Build(b, "host/testdata/goguest") +
+					"\n    limits: {timeout: 0, instances: 1}\n"
+			}
+			h, c := startHost(b, yaml)
+			defer h.Close(context.Background())
+			// A buffer for every message: the benchmark measures delivery,
+			// not what a subscriber too slow for its buffer loses.
+			sub := c.Subscribe(Filter{Buffer: 1 << 20})
+			defer sub.Close()
+			ctx := context.Background()
+			b.SetBytes(1024)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := sub.Next(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if n := sub.Dropped(); n > 0 {
+				b.Errorf("%d messages dropped", n)
+			}
+		})
+	}
+}
+
+// startHost loads a config and starts its host, returning its first client.
+func startHost(tb testing.TB, yaml string) (*Host, *Client) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "wsplug.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := LoadConfig(ctx, path, nil, &LoaderOptions{CacheDir: testCacheDir})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close(ctx) })
+	h, err := New(s, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := h.Start(sctx); err != nil {
+		h.Close(ctx)
+		tb.Fatal(err)
+	}
+	return h, h.Clients()[0]
+}
+
+// BenchmarkIdleClients connects b.N clients to one server and reports the
+// heap each idle connected client holds.
+//
+//	go test -run '^$' -bench IdleClients -benchtime 1000x ./host/
+func BenchmarkIdleClients(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		if err != nil {
+			return
+		}
+		defer conn.CloseNow()
+		conn.Read(r.Context()) // until the client goes
+	}))
+	defer srv.Close()
+	var yaml bytes.Buffer
+	yaml.WriteString("apis:\n")
+	for i := range b.N {
+		fmt.Fprintf(&yaml, "  - name: c%d\n    url: http://127.0.0.1\n    websocket: {url: %q}\n", i, wsURL(srv))
+	}
+	path := filepath.Join(b.TempDir(), "wsplug.yaml")
+	os.WriteFile(path, yaml.Bytes(), 0o600)
+	ctx := context.Background()
+	s, err := LoadConfig(ctx, path, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(ctx)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	h, err := New(s, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := h.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(b.N)/1024, "KiB/client")
+	b.ReportMetric(float64(runtime.NumGoroutine())/float64(b.N), "goroutines/client")
+	h.Close(ctx)
+}

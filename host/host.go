@@ -1,0 +1,181 @@
+// Package host runs websocket API clients described by a wsplug config and
+// extended by WebAssembly plugins. LoadConfig reads a config and loads its
+// plugins; New makes a Host of its clients; Start connects them and keeps
+// them connected; Close ends everything it started.
+//
+//	s, err := host.LoadConfig(ctx, "wsplug.yaml", nil, nil)
+//	h, err := host.New(s, nil)
+//	err = h.Start(ctx)
+//	c, _ := h.Client("ComfyUI")
+//	err = c.Send(ctx, `{"type":"hello","id":"{client_id}"}`, nil)
+//	...
+//	h.Close(ctx)
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Options configure a Host; nil means the defaults.
+type Options struct {
+	// Logger receives the host's log lines; nil discards them.
+	Logger *slog.Logger
+	// OnStateChange, when set, is called on every state change of every
+	// client, from the client's own goroutine: it must not block.
+	OnStateChange func(StateChange)
+	// HTTPClient makes the requests of Client.Call; nil is a client of
+	// its own.
+	HTTPClient *http.Client
+}
+
+// Host owns the clients of one config: their connections, goroutines and
+// plugins' use. It is safe for concurrent use.
+type Host struct {
+	setup   *Setup
+	opts    Options
+	logger  *slog.Logger
+	clients []*Client
+	byName  map[string]*Client
+	http    *http.Client
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// New makes a Host of every API in the setup; nothing connects before
+// Start. The Host does not own the Setup: close it after the Host.
+func New(s *Setup, opts *Options) (*Host, error) {
+	h := &Host{setup: s, byName: map[string]*Client{}}
+	if opts != nil {
+		h.opts = *opts
+	}
+	h.logger = h.opts.Logger
+	if h.logger == nil {
+		h.logger = slog.New(slog.DiscardHandler)
+	}
+	h.http = h.opts.HTTPClient
+	if h.http == nil {
+		h.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	for i := range s.File.APIs {
+		c, err := newClient(h, &s.File.APIs[i])
+		if err != nil {
+			return nil, err
+		}
+		h.clients = append(h.clients, c)
+		h.byName[c.name] = c
+	}
+	return h, nil
+}
+
+// Client returns the client of the API of that name.
+func (h *Host) Client(name string) (*Client, bool) {
+	c, ok := h.byName[name]
+	return c, ok
+}
+
+// Clients returns every client, in config order.
+func (h *Host) Clients() []*Client { return append([]*Client(nil), h.clients...) }
+
+// Start connects every enabled API that has a websocket, concurrently, and
+// waits until each is connected or has failed, or ctx ends. A client that
+// fails is reported in the error (one line each) and stays off; the others
+// run. Clients keep running after ctx ends: Close stops them.
+func (h *Host) Start(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(h.clients))
+	for i, c := range h.clients {
+		if !c.api.Enabled || c.ws == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.Enable(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Close disables every client (a close frame 1000 on each connection;
+// queued sends fail with ErrClientOff) and waits for every goroutine the
+// Host started, or for ctx.
+func (h *Host) Close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make([]error, len(h.clients))
+	for i, c := range h.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.Disable(ctx)
+			c.closeSubscriptions()
+		}()
+	}
+	wg.Wait()
+	h.http.CloseIdleConnections()
+	return errors.Join(errs...)
+}
+
+func (h *Host) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
+// State is where a client is in its life.
+type State int
+
+// States of a client.
+const (
+	// StateOff: not running: never started, disabled, or the host closed.
+	StateOff State = iota
+	// StateConnecting: the first attempt after Start or Enable.
+	StateConnecting
+	// StateConnected: a connection is open.
+	StateConnected
+	// StateReconnecting: the connection was lost or an attempt failed, and
+	// another attempt is due.
+	StateReconnecting
+	// StateFailed: the client gave up: no reconnect, or retries used up.
+	StateFailed
+)
+
+func (s State) String() string {
+	switch s {
+	case StateOff:
+		return "off"
+	case StateConnecting:
+		return "connecting"
+	case StateConnected:
+		return "connected"
+	case StateReconnecting:
+		return "reconnecting"
+	case StateFailed:
+		return "failed"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// StateChange is one transition of a client.
+type StateChange struct {
+	API      string
+	From, To State
+	// Attempt counts the attempts since the last connection, for
+	// Connecting and Reconnecting.
+	Attempt int
+	// Err is why the client is reconnecting or failed.
+	Err error
+	// Delay is how long the client waits before this attempt.
+	Delay time.Duration
+	At    time.Time
+}

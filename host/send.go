@@ -1,0 +1,293 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+
+	"github.com/wsplug/wsplug/config"
+)
+
+// Vars are per-call placeholder values: {name} resolves from Vars first,
+// then from the client's values, the environment and the plugins.
+type Vars map[string]any
+
+// Lookup implements config.Lookup.
+func (v Vars) Lookup(_ context.Context, name, arg string) (any, error) {
+	if arg == "" {
+		if val, ok := v[name]; ok {
+			return val, nil
+		}
+	}
+	return nil, config.ErrUnknownPlaceholder
+}
+
+// Send writes one text message and returns once it is written, or with the
+// reason it never will be. msg is a string or []byte (JSON or not), or any
+// value that encodes as JSON. Its placeholders resolve from vars, the
+// client's values, the environment and the plugins; a string that is
+// exactly one placeholder keeps its value's type in JSON. The outgoing
+// transforms run next. While the client reconnects, the message waits in
+// the send queue, in order.
+//
+// The error is nil only when the frame was written; otherwise it says why:
+// ErrQueueFull, ErrClientOff, ErrRetriesExhausted, ErrConnectionLost,
+// ErrDropped (a transform dropped it), a transform's or a placeholder's
+// failure, or ctx's error.
+func (c *Client) Send(ctx context.Context, msg any, vars Vars) error {
+	data, err := c.render(ctx, msg, vars)
+	if err != nil {
+		c.stats.sendErrors.Add(1)
+		return err
+	}
+	return c.send(ctx, data, false)
+}
+
+// SendBinary writes one binary message; the outgoing transforms see it as
+// binary, and nothing in it is resolved.
+func (c *Client) SendBinary(ctx context.Context, data []byte) error {
+	return c.send(ctx, data, true)
+}
+
+// render resolves msg's placeholders into the bytes to send.
+func (c *Client) render(ctx context.Context, msg any, vars Vars) ([]byte, error) {
+	if c.ws == nil {
+		return nil, fmt.Errorf("api[%s]: %w", c.name, ErrNoWebsocket)
+	}
+	info := c.info.Load()
+	lk := config.Chain(vars, info.Values, c.sources(info))
+	var text string
+	switch m := msg.(type) {
+	case string:
+		text = m
+	case []byte:
+		text = string(m)
+	case json.RawMessage:
+		text = string(m)
+	default:
+		p, err := config.ParsePayload(msg)
+		if err != nil {
+			b, merr := json.Marshal(msg)
+			if merr != nil {
+				return nil, fmt.Errorf("api[%s] send: %w", c.name, merr)
+			}
+			text = string(b)
+			break
+		}
+		return c.resolvePayload(ctx, p, lk)
+	}
+	t := config.ParseTemplate(text)
+	if s, ok := t.Literal(); ok {
+		return []byte(s), nil
+	}
+	if json.Valid([]byte(text)) {
+		p, err := config.ParsePayloadJSON([]byte(text))
+		if err == nil {
+			return c.resolvePayload(ctx, p, lk)
+		}
+	}
+	s, err := t.Resolve(ctx, lk)
+	if err != nil {
+		return nil, fmt.Errorf("api[%s] send: %w", c.name, err)
+	}
+	return []byte(s), nil
+}
+
+func (c *Client) resolvePayload(ctx context.Context, p *config.Payload, lk config.Lookup) ([]byte, error) {
+	v, err := p.Resolve(ctx, lk, config.ResolveOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("api[%s] send: %w", c.name, err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("api[%s] send: %w", c.name, err)
+	}
+	return b, nil
+}
+
+func (c *Client) send(ctx context.Context, data []byte, binary bool) error {
+	err := c.sendRaw(ctx, data, binary)
+	if err != nil {
+		c.stats.sendErrors.Add(1)
+	}
+	return err
+}
+
+func (c *Client) sendRaw(ctx context.Context, data []byte, binary bool) error {
+	if c.ws == nil {
+		return fmt.Errorf("api[%s]: %w", c.name, ErrNoWebsocket)
+	}
+	if len(c.outgoing) > 0 {
+		m := &Message{Data: data, Binary: binary, Client: c.info.Load()}
+		ok, err := c.runTransforms(ctx, m, c.outgoing)
+		if !ok {
+			return err
+		}
+		data = m.Data // the Message is this Send's own: its buffers are ours to keep
+	}
+	req := &sendReq{data: data, binary: binary, done: make(chan error, 1)}
+	if err := c.queue.push(req); err != nil {
+		return fmt.Errorf("api[%s]: %w", c.name, err)
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		if req.cancel() {
+			return ctx.Err()
+		}
+		return <-req.done // being written: its outcome is the answer
+	}
+}
+
+// sendReq is one message waiting to be written.
+type sendReq struct {
+	data   []byte
+	binary bool
+	state  atomic.Int32 // reqWaiting, reqTaken or reqCanceled
+	done   chan error   // gets the outcome, once
+}
+
+const (
+	reqWaiting int32 = iota
+	reqTaken
+	reqCanceled
+)
+
+// take claims the request for writing; false if its sender gave up.
+func (r *sendReq) take() bool { return r.state.CompareAndSwap(reqWaiting, reqTaken) }
+
+// cancel withdraws the request; false if the writer has it already.
+func (r *sendReq) cancel() bool { return r.state.CompareAndSwap(reqWaiting, reqCanceled) }
+
+// sendQueue is the ordered queue of a client's outgoing messages. It holds
+// at most send_queue messages (at least one while connected, so that a
+// queue of 0 still lets a connected client write).
+type sendQueue struct {
+	mu        sync.Mutex
+	items     []*sendReq
+	head      int
+	max       int
+	connected bool
+	closedErr error // set while the client is off: pushes fail with it
+	notify    chan struct{}
+}
+
+func (q *sendQueue) init(max int) {
+	q.max = max
+	q.notify = make(chan struct{}, 1)
+	q.closedErr = ErrClientOff
+}
+
+func (q *sendQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) - q.head
+}
+
+func (q *sendQueue) push(r *sendReq) error {
+	q.mu.Lock()
+	if q.closedErr != nil {
+		err := q.closedErr
+		q.mu.Unlock()
+		return err
+	}
+	limit := q.max
+	if q.connected {
+		limit = max(limit, 1)
+	}
+	if len(q.items)-q.head >= limit {
+		q.mu.Unlock()
+		if limit == 0 {
+			return fmt.Errorf("%w: not connected, and send_queue is 0", ErrQueueFull)
+		}
+		return fmt.Errorf("%w: %d messages wait", ErrQueueFull, limit)
+	}
+	q.items = append(q.items, r)
+	q.mu.Unlock()
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// next waits for the first message, or ctx's end.
+func (q *sendQueue) next(ctx context.Context) (*sendReq, bool) {
+	for {
+		q.mu.Lock()
+		if q.head < len(q.items) {
+			r := q.items[q.head]
+			q.items[q.head] = nil
+			q.head++
+			if q.head == len(q.items) {
+				q.items, q.head = q.items[:0], 0
+			}
+			q.mu.Unlock()
+			return r, true
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.notify:
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+}
+
+func (q *sendQueue) setConnected(on bool) {
+	q.mu.Lock()
+	q.connected = on
+	q.mu.Unlock()
+}
+
+// open lets pushes in again.
+func (q *sendQueue) open() {
+	q.mu.Lock()
+	q.closedErr = nil
+	q.mu.Unlock()
+}
+
+// close fails every waiting message with err, and every later push.
+func (q *sendQueue) close(err error) {
+	q.mu.Lock()
+	q.closedErr = err
+	items := q.items[q.head:]
+	q.items, q.head = nil, 0
+	q.mu.Unlock()
+	for _, r := range items {
+		if r.take() {
+			r.done <- err
+		}
+	}
+}
+
+// writeLoop writes the queue's messages in order while the connection
+// lives. A failed write ends the connection.
+func (c *Client) writeLoop(ctx context.Context, conn *websocket.Conn, abort func(error)) {
+	for {
+		r, ok := c.queue.next(ctx)
+		if !ok {
+			return
+		}
+		if !r.take() {
+			continue
+		}
+		typ := websocket.MessageText
+		if r.binary {
+			typ = websocket.MessageBinary
+		}
+		if err := conn.Write(context.Background(), typ, r.data); err != nil {
+			r.done <- fmt.Errorf("api[%s]: %w: %w", c.name, ErrConnectionLost, err)
+			abort(fmt.Errorf("write: %w", err))
+			return
+		}
+		c.stats.messagesOut.Add(1)
+		c.stats.bytesOut.Add(int64(len(r.data)))
+		r.done <- nil
+	}
+}
