@@ -684,12 +684,12 @@ func (e *DroppedError) Unwrap() error { return e.Err }
 
 // ClientStats are a client's counters since the host started.
 type ClientStats struct {
-	State                                         State
-	Connects, Reconnects                          int64
-	MessagesIn, MessagesOut, BytesIn, BytesOut    int64
-	SendErrors, TransformErrors, SubscriberDrops  int64
-	QueueLength                                   int
-	LastError                                     string
+	State                                        State
+	Connects, Reconnects                         int64
+	MessagesIn, MessagesOut, BytesIn, BytesOut   int64
+	SendErrors, TransformErrors, SubscriberDrops int64
+	QueueLength                                  int
+	LastError                                    string
 }
 
 type clientCounters struct {
