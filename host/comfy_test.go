@@ -9,8 +9,12 @@ import (
 )
 
 // comfyConfig is a ComfyUI client as the ad_discordbot example has it, plus
-// wsplug's session capture, pointed at a test server.
+// wsplug's session capture, pointed at a test server. extra adds websocket
+// keys; the backoff is short unless extra sets one.
 func comfyConfig(httpURL, wsURL, extra string) string {
+	if !strings.Contains(extra, "backoff:") {
+		extra += "      backoff: {initial: 20ms, max: 200ms}\n"
+	}
 	return fmt.Sprintf(`apis:
   - name: ComfyUI
     url: %s
@@ -25,7 +29,6 @@ func comfyConfig(httpURL, wsURL, extra string) string {
       client_id_format: uuid
       query_params: {clientId: "{client_id}"}
       session_id_from: {type: status, path: data.sid}
-      backoff: {initial: 20ms, max: 200ms}
 %s`, httpURL, wsURL, extra)
 }
 
