@@ -122,6 +122,7 @@ class Hub:
         self.refuse_left = 0  # >0: that many more; -1: until cleared
         self.chaos_p = 0.0
         self.chaos_rng = None
+        self.aborted = set()  # dropped connections whose read-ahead is ignored
         self.muted = set()
         self.background = set()  # keep references to fire-and-forget tasks
 
@@ -196,14 +197,18 @@ class Hub:
             await ws.send(json.dumps(status_message(cid)))
             while True:
                 message = await ws.recv()
+                if ws in self.aborted:
+                    # websockets had read ahead; a dropped connection's
+                    # unread messages die with it, as with a crashed peer.
+                    break
                 if isinstance(message, bytes):
                     self.received.setdefault(cid, []).append("bin:" + message.hex())
                     continue
                 self.received.setdefault(cid, []).append(message)
                 if self.chaos_p > 0 and self.chaos_rng.random() < self.chaos_p:
                     log.info("chaos: aborting a connection of client %s", cid)
-                    ws.transport.abort()
-                    continue
+                    self.abort(ws)
+                    break
                 if self.is_echo(message):
                     await ws.send(message)
         except ConnectionClosed:
@@ -216,6 +221,12 @@ class Hub:
                 if not conns:
                     del self.conns[cid]
             self.muted.discard(ws)
+            self.aborted.discard(ws)
+
+    def abort(self, ws):
+        """Drops the TCP connection without a close frame."""
+        self.aborted.add(ws)
+        ws.transport.abort()
 
     @staticmethod
     def is_echo(message):
@@ -410,7 +421,7 @@ class Hub:
         n = 0
         for ws in self.targets(query):
             if ws.transport is not None and not ws.transport.is_closing():
-                ws.transport.abort()
+                self.abort(ws)
                 n += 1
         return {"dropped": n}
 
