@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -222,6 +223,16 @@ func (t Template) Literal() (string, bool) {
 	return "", false
 }
 
+// ResolvePath is Resolve for a URL path: each placeholder's value is
+// path-escaped, so "/history/{id}" stays one path whatever the id holds.
+func (t Template) ResolvePath(ctx context.Context, lk Lookup) (string, error) {
+	if s, ok := t.Literal(); ok {
+		return s, nil
+	}
+	r, err := t.render(ctx, lk, url.PathEscape, false)
+	return r.plain, err
+}
+
 // Resolve returns the template's text with every placeholder replaced by its
 // value from lk.
 func (t Template) Resolve(ctx context.Context, lk Lookup) (string, error) {
@@ -242,8 +253,9 @@ type rendered struct {
 
 const redacted = "***"
 
-// render resolves the template, passing every piece of text through esc
-// (nil: unchanged). With verbatim, a placeholder lk does not know is kept as
+// render resolves the template, passing every placeholder's value through
+// esc (nil: unchanged), as a URL path escapes what it puts between its
+// slashes. With verbatim, a placeholder lk does not know is kept as
 // written.
 func (t Template) render(ctx context.Context, lk Lookup, esc func(string) string,
 	verbatim bool) (rendered, error) {
@@ -255,10 +267,9 @@ func (t Template) render(ctx context.Context, lk Lookup, esc func(string) string
 	secret := false
 	for _, p := range t.parts {
 		if p.ref == nil {
-			s := esc(p.text)
-			plain.WriteString(s)
+			plain.WriteString(p.text)
 			if secret {
-				shown.WriteString(s)
+				shown.WriteString(p.text)
 			}
 			continue
 		}

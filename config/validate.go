@@ -235,8 +235,13 @@ func (v *validator) api(a *API, path string) {
 	v.headers(join(path, "default_headers"), a.DefaultHeaders)
 	v.seconds(join(path, "default_timeout"), a.DefaultTimeout)
 	if a.Auth != nil {
-		v.required(join(path, "auth.username"), a.Auth.Username)
-		v.required(join(path, "auth.password"), string(a.Auth.Password))
+		for _, f := range []struct{ key, value string }{
+			{"auth.username", a.Auth.Username}, {"auth.password", a.Auth.Password.Reveal()},
+		} {
+			if v.required(join(path, f.key), f.value) {
+				v.template(join(path, f.key), f.value, anyPlaceholder)
+			}
+		}
 	}
 	endpoints := map[string]string{}
 	for i := range a.Endpoints {

@@ -196,6 +196,15 @@ func (c *Client) requestBuilder(ctx context.Context, ep *config.Endpoint, body a
 	} else if epType == "" && body == nil {
 		header.Del("Content-Type")
 	}
+	var user, password string
+	if a := c.api.Auth; a != nil {
+		if user, err = config.ParseTemplate(a.Username).Resolve(ctx, lk); err != nil {
+			return nil, fmt.Errorf("auth.username: %w", err)
+		}
+		if password, err = config.ParseTemplate(a.Password.Reveal()).Resolve(ctx, lk); err != nil {
+			return nil, fmt.Errorf("auth.password: %w", err)
+		}
+	}
 	target := u.String()
 	return func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, ep.Method, target, bytes.NewReader(data))
@@ -206,8 +215,8 @@ func (c *Client) requestBuilder(ctx context.Context, ep *config.Endpoint, body a
 		if len(data) == 0 {
 			req.Body, req.ContentLength = http.NoBody, 0
 		}
-		if a := c.api.Auth; a != nil {
-			req.SetBasicAuth(a.Username, a.Password.Reveal())
+		if c.api.Auth != nil {
+			req.SetBasicAuth(user, password)
 		}
 		return req, nil
 	}, nil

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
+	"github.com/google/uuid"
 
 	"github.com/wsplug/wsplug/config"
 )
@@ -57,13 +58,14 @@ type Client struct {
 	state     State
 	changed   chan struct{} // closed and replaced on every state change
 	lastErr   error
-	running   bool
-	cancel    context.CancelFunc
-	done      chan struct{} // closed when the run loop ends
+	run       *runHandle    // the running loop, nil when the client is off
 	clientID  string        // made once, kept across reconnects and toggles
 	overrides config.Values // run-time values that win over the config's
 	override  struct{ token, sessionID, channel, version bool }
 	captured  string // session id read from an inbound message
+	// madeSession is the session id made for session_id_required when
+	// nothing else gives one; like the client id it is made once.
+	madeSession string
 
 	queue sendQueue
 	subs  subscriptions
@@ -236,6 +238,14 @@ func (c *Client) resolve(ctx context.Context) error {
 		}
 		c.clientID = id
 	}
+	// A session the client must resume but that nothing names (no
+	// session_id, no session_id_from, no override) gets an id made once.
+	if c.ws.SessionIDRequired && v.SessionID == "" && c.ws.SessionIDFrom == nil && !c.override.sessionID {
+		if c.madeSession == "" {
+			c.madeSession = uuid.NewString()
+		}
+		v.SessionID = c.madeSession
+	}
 	c.publishValues(v)
 	return nil
 }
@@ -252,29 +262,42 @@ func (c *Client) Enable(ctx context.Context) error {
 	if c.host.isClosed() {
 		return fmt.Errorf("api[%s]: %w", c.name, ErrClientOff)
 	}
-	c.mu.Lock()
-	if c.running {
+	runCtx, cancel := context.WithCancel(context.Background())
+	r := &runHandle{cancel: cancel, done: make(chan struct{})}
+	for {
+		c.mu.Lock()
+		old := c.run
+		if old == nil {
+			c.run = r
+			c.mu.Unlock()
+			break
+		}
 		c.mu.Unlock()
-		return nil
+		if !old.stopping.Load() {
+			cancel()
+			return nil // already on
+		}
+		// A Disable is under way: let it finish, then start again.
+		select {
+		case <-old.done:
+		case <-ctx.Done():
+			cancel()
+			return ctx.Err()
+		}
 	}
-	c.running = true
-	c.mu.Unlock()
 
 	if err := c.resolve(ctx); err != nil {
 		c.mu.Lock()
-		c.running, c.lastErr = false, err
+		c.lastErr = err
 		c.mu.Unlock()
+		c.endRun(r)
+		close(r.done)
 		c.log.Error("enable failed", "err", err)
 		return err
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
 	started := make(chan error, 1)
-	c.mu.Lock()
-	c.cancel, c.done = cancel, make(chan struct{})
-	done := c.done
-	c.mu.Unlock()
 	c.queue.open()
-	go c.run(runCtx, done, started)
+	go c.runLoop(runCtx, r, started)
 
 	select {
 	case err := <-started:
@@ -284,20 +307,38 @@ func (c *Client) Enable(ctx context.Context) error {
 	}
 }
 
+// runHandle is one run of the client's loop, from Enable to its end.
+type runHandle struct {
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when the loop has ended
+	stopping atomic.Bool   // Disable was called
+}
+
+// endRun makes the client off as far as Enable can tell, if r is still
+// its run.
+func (c *Client) endRun(r *runHandle) {
+	c.mu.Lock()
+	if c.run == r {
+		c.run = nil
+	}
+	c.mu.Unlock()
+	r.cancel()
+}
+
 // Disable closes the connection gracefully (close frame 1000), fails the
 // queued sends with ErrClientOff and stops the client's goroutines,
 // waiting for them or for ctx.
 func (c *Client) Disable(ctx context.Context) error {
 	c.mu.Lock()
-	cancel, done := c.cancel, c.done
-	c.cancel = nil
+	r := c.run
 	c.mu.Unlock()
-	if cancel == nil {
+	if r == nil {
 		return nil
 	}
-	cancel()
+	r.stopping.Store(true)
+	r.cancel()
 	select {
-	case <-done:
+	case <-r.done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -338,19 +379,12 @@ func (c *Client) setState(to State, attempt int, err error, delay time.Duration)
 	c.log.Log(context.Background(), level, "client "+to.String(), attrs...)
 }
 
-// run is the client's life: dial, serve, and on a loss wait and dial
-// again, as reconnect_on_failure, retry and backoff say.
-func (c *Client) run(ctx context.Context, done chan struct{}, started chan<- error) {
-	defer close(done)
-	defer func() {
-		c.mu.Lock()
-		cancel := c.cancel
-		c.running, c.cancel = false, nil
-		c.mu.Unlock()
-		if cancel != nil {
-			cancel()
-		}
-	}()
+// runLoop is the client's life: dial, serve, and on a loss wait and dial
+// again, as reconnect_on_failure, retry and backoff say. Its end is the
+// same whichever way it comes: the queue fails what waits, the run is
+// over for Enable, then the state and the waiting Enable say how it ended.
+func (c *Client) runLoop(ctx context.Context, r *runHandle, started chan<- error) {
+	defer close(r.done)
 	attempt := 0
 	var lost error
 	first := true
@@ -393,26 +427,29 @@ func (c *Client) run(ctx context.Context, done chan struct{}, started chan<- err
 		first = false
 		lost = err
 		if !c.ws.ReconnectOnFailure || c.ws.Retry >= 0 && attempt >= c.ws.Retry {
-			c.giveUp(err, started)
+			c.giveUp(r, err, started)
 			return
 		}
 		attempt++
 	}
-	c.queue.close(fmt.Errorf("api[%s]: %w", c.name, ErrClientOff))
+	off := fmt.Errorf("api[%s]: %w", c.name, ErrClientOff)
+	c.queue.close(off)
+	c.endRun(r)
 	c.setState(StateOff, 0, nil, 0)
 	if started != nil {
-		started <- fmt.Errorf("api[%s]: %w", c.name, ErrClientOff)
+		started <- off
 	}
 }
 
 // giveUp ends the run loop after the last failed attempt.
-func (c *Client) giveUp(err error, started chan<- error) {
+func (c *Client) giveUp(r *runHandle, err error, started chan<- error) {
 	why := ErrRetriesExhausted
 	if !c.ws.ReconnectOnFailure {
 		why = errors.New("reconnect_on_failure is off")
 	}
 	final := fmt.Errorf("api[%s]: %w: %w", c.name, why, err)
 	c.queue.close(final)
+	c.endRun(r)
 	c.setState(StateFailed, 0, final, 0)
 	if started != nil {
 		started <- final
@@ -516,9 +553,11 @@ func redactError(err error, t *config.Target, v *config.Values) error {
 }
 
 // serve runs one connection until it ends: this goroutine reads, another
-// writes the queue, a third pings. It returns why the connection ended.
+// writes the queue; a timer pings. It returns why the connection ended.
+// An idle connected client costs two goroutines.
 func (c *Client) serve(ctx context.Context, conn *websocket.Conn) error {
 	connCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var (
 		once    sync.Once
 		connErr error
@@ -528,48 +567,60 @@ func (c *Client) serve(ctx context.Context, conn *websocket.Conn) error {
 		conn.CloseNow()
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		c.writeLoop(connCtx, conn, abort)
 	}()
-	go func() {
-		defer wg.Done()
-		select {
-		case <-ctx.Done():
-			// Disabled: say goodbye. Close waits for the server's close
-			// frame, which the reader below receives.
-			once.Do(func() { connErr = ErrClientOff })
-			conn.Close(websocket.StatusNormalClosure, "client off")
-		case <-connCtx.Done():
-		}
-	}()
+	// Disabled: say goodbye. Close waits for the server's close frame,
+	// which the reader below receives. No goroutine waits for this.
+	closed := make(chan struct{})
+	stopGoodbye := context.AfterFunc(ctx, func() {
+		defer close(closed)
+		once.Do(func() { connErr = ErrClientOff })
+		conn.Close(websocket.StatusNormalClosure, "client off")
+	})
+	var beat *heartbeat
 	if c.ws.PingInterval > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.pingLoop(connCtx, conn, abort)
-		}()
+		beat = c.startHeartbeat(connCtx, conn, abort)
 	}
+
 	err := c.readLoop(conn)
 	once.Do(func() { connErr = err })
 	cancel()
+	if !stopGoodbye() {
+		<-closed
+	}
 	conn.CloseNow()
+	if beat != nil {
+		beat.stop()
+	}
 	wg.Wait()
 	return connErr
 }
 
-// pingLoop pings every ping_interval; no pong within pong_timeout kills the
-// connection.
-func (c *Client) pingLoop(ctx context.Context, conn *websocket.Conn, abort func(error)) {
-	t := time.NewTicker(c.ws.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+// heartbeat pings every ping_interval from a timer, so that an idle
+// connection has no goroutine waiting for its next ping; no pong within
+// pong_timeout kills the connection.
+type heartbeat struct {
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+	running sync.WaitGroup
+}
+
+func (c *Client) startHeartbeat(ctx context.Context, conn *websocket.Conn, abort func(error)) *heartbeat {
+	h := &heartbeat{}
+	beat := func() {
+		h.mu.Lock()
+		if h.stopped {
+			h.mu.Unlock()
 			return
-		case <-t.C:
 		}
+		h.running.Add(1)
+		h.mu.Unlock()
+		defer h.running.Done()
+
 		pctx, cancel := context.WithTimeout(ctx, c.ws.PongTimeout)
 		err := conn.Ping(pctx)
 		cancel()
@@ -579,7 +630,25 @@ func (c *Client) pingLoop(ctx context.Context, conn *websocket.Conn, abort func(
 			}
 			return
 		}
+		h.mu.Lock()
+		if !h.stopped {
+			h.timer.Reset(c.ws.PingInterval)
+		}
+		h.mu.Unlock()
 	}
+	h.mu.Lock()
+	h.timer = time.AfterFunc(c.ws.PingInterval, beat)
+	h.mu.Unlock()
+	return h
+}
+
+// stop stops the pings and waits for one under way.
+func (h *heartbeat) stop() {
+	h.mu.Lock()
+	h.stopped = true
+	h.timer.Stop()
+	h.mu.Unlock()
+	h.running.Wait()
 }
 
 // readLoop reads messages into one reused buffer, runs the incoming

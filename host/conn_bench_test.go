@@ -1,14 +1,11 @@
 package host
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -130,50 +127,4 @@ func startHost(tb testing.TB, yaml string) (*Host, *Client) {
 		tb.Fatal(err)
 	}
 	return h, h.Clients()[0]
-}
-
-// BenchmarkIdleClients connects b.N clients to one server and reports the
-// heap each idle connected client holds.
-//
-//	go test -run '^$' -bench IdleClients -benchtime 1000x ./host/
-func BenchmarkIdleClients(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
-		if err != nil {
-			return
-		}
-		defer conn.CloseNow()
-		conn.Read(r.Context()) // until the client goes
-	}))
-	defer srv.Close()
-	var yaml bytes.Buffer
-	yaml.WriteString("apis:\n")
-	for i := range b.N {
-		fmt.Fprintf(&yaml, "  - name: c%d\n    url: http://127.0.0.1\n    websocket: {url: %q}\n", i, wsURL(srv))
-	}
-	path := filepath.Join(b.TempDir(), "wsplug.yaml")
-	os.WriteFile(path, yaml.Bytes(), 0o600)
-	ctx := context.Background()
-	s, err := LoadConfig(ctx, path, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close(ctx)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	b.ResetTimer()
-	h, err := New(s, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := h.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.StopTimer()
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(b.N)/1024, "KiB/client")
-	b.ReportMetric(float64(runtime.NumGoroutine())/float64(b.N), "goroutines/client")
-	h.Close(ctx)
 }

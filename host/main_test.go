@@ -10,6 +10,10 @@ import (
 var testCacheDir string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(idleServerEnv) != "" {
+		serveIdle() // the test binary as another process's server
+		return
+	}
 	dir, err := os.MkdirTemp("", "wsplug-host-test-cache")
 	if err != nil {
 		panic(err)

@@ -117,7 +117,9 @@ func (c *Client) Subscribe(f Filter) *Subscription {
 	}
 	s := &Subscription{c: c, f: f, ch: make(chan *Inbound, f.Buffer), result: map[string]any{}}
 	if f.Idle > 0 {
+		s.mu.Lock() // the timer may fire before it is stored
 		s.idle = time.AfterFunc(f.Idle, func() { s.end(ErrIdle) })
+		s.mu.Unlock()
 	}
 	c.subs.add(s)
 	return s

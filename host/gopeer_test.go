@@ -1,0 +1,185 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/wsplug/wsplug/host/internal/wstest"
+)
+
+// The same scenarios against the in-process server on coder/websocket,
+// which can also crash and come back on its port.
+
+func TestComfyUIFlowAgainstGoServer(t *testing.T) {
+	srv := wstest.New(t, nil)
+	h, c := startHost(t, comfyConfig(srv.HTTPURL(), srv.URL(), ""))
+	defer h.Close(context.Background())
+	waitFor(t, "session id captured", func() bool { return c.Values().SessionID == c.ClientID() })
+	if seen := runPrompt(t, c, "prompt-go"); fmt.Sprint(seen) != fmt.Sprint(wantFlow) {
+		t.Errorf("messages %q\nwant     %q", seen, wantFlow)
+	}
+	hs := srv.Handshakes()
+	if got := hs[0].Query.Get("clientId"); got != c.ClientID() {
+		t.Errorf("handshake clientId %q, want %q", got, c.ClientID())
+	}
+}
+
+// TestServerRestartsOnTheSamePort: the server crashes (every connection
+// cut, the port closed), comes back, and the client finds it again.
+func TestServerRestartsOnTheSamePort(t *testing.T) {
+	srv := wstest.New(t, nil)
+	_, c, log, err := startObserved(t, comfyConfig(srv.HTTPURL(), srv.URL(),
+		"      retry: -1\n      backoff: {initial: 20ms, max: 100ms}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	waitFor(t, "a failed attempt while the server is down", func() bool {
+		for _, ch := range log.all() {
+			if ch.To == StateReconnecting && ch.Attempt >= 2 {
+				return true
+			}
+		}
+		return false
+	})
+	// A send made while the server is down waits in the queue and is
+	// written after the reconnect.
+	sent := make(chan error, 1)
+	go func() { sent <- c.Send(context.Background(), `{"type":"queued"}`, nil) }()
+	time.Sleep(20 * time.Millisecond)
+	if c.Stats().QueueLength != 1 {
+		t.Errorf("queue length %d while down", c.Stats().QueueLength)
+	}
+	srv.Restart()
+	if err := <-sent; err != nil {
+		t.Fatalf("the queued send: %v", err)
+	}
+	got := srv.WaitReceived(t, c.ClientID(), 1, 5*time.Second)
+	if string(got[len(got)-1]) != `{"type":"queued"}` {
+		t.Errorf("server got %q", got)
+	}
+	if c.State() != StateConnected {
+		t.Errorf("state %v", c.State())
+	}
+}
+
+func TestFaultsAgainstGoServer(t *testing.T) {
+	tests := []struct {
+		name   string
+		extra  string
+		fault  func(srv *wstest.Server, id string)
+		errHas string
+	}{
+		{"drop", "", func(s *wstest.Server, id string) { s.Drop(id) }, "EOF"},
+		{"reset", "", func(s *wstest.Server, id string) { s.Reset(id) }, "reset by peer"},
+		{"close 1011", "", func(s *wstest.Server, id string) { s.CloseClient(id, websocket.StatusInternalError, "x") },
+			"status = StatusInternalError"},
+		{"no pong", "      ping_interval: 50ms\n      pong_timeout: 100ms\n",
+			func(s *wstest.Server, id string) { s.Mute(id) }, "no pong within 100ms"},
+		{"invalid UTF-8", "", func(s *wstest.Server, id string) { s.SendInvalidUTF8(id) }, "not valid UTF-8"},
+		{"oversize", "      max_message_size: 2KiB\n", func(s *wstest.Server, id string) { s.SendOversize(id, 10000) },
+			"read limited at 2049 bytes"},
+		{"refused after a drop", "", func(s *wstest.Server, id string) {
+			s.RefuseNext(401, 1)
+			s.Drop(id)
+		}, "HTTP 401"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := wstest.New(t, nil)
+			_, c, log, err := startObserved(t, comfyConfig(srv.HTTPURL(), srv.URL(), tt.extra+"      retry: 3\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The server may register the connection a moment after the
+			// client sees it open.
+			srv.WaitConnected(t, c.ClientID(), 5*time.Second)
+			before := len(log.all())
+			tt.fault(srv, c.ClientID())
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				all := log.all()
+				if len(all) > before+1 && all[len(all)-1].To == StateConnected {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no reconnect: states %s, now %v, %d handshakes, %d connections",
+						log.states(), c.State(), len(srv.Handshakes()), srv.Connections(c.ClientID()))
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			var reasons []string
+			for _, ch := range log.all()[before:] {
+				if ch.Err != nil {
+					reasons = append(reasons, ch.Err.Error())
+				}
+			}
+			if !strings.Contains(strings.Join(reasons, "\n"), tt.errHas) {
+				t.Errorf("reasons %q do not say %q", reasons, tt.errHas)
+			}
+			if err := c.Send(context.Background(), `{"type":"after"}`, nil); err != nil {
+				t.Errorf("send after the reconnect: %v", err)
+			}
+		})
+	}
+}
+
+// TestQueueFull: with the server down, sends beyond send_queue fail at
+// once with ErrQueueFull, and the queued ones all get an answer.
+func TestQueueFull(t *testing.T) {
+	srv := wstest.New(t, nil)
+	h, c, _, err := startObserved(t, comfyConfig(srv.HTTPURL(), srv.URL(),
+		"      retry: -1\n      send_queue: 3\n      backoff: {initial: 20ms, max: 50ms}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	waitFor(t, "the loss", func() bool { return c.State() == StateReconnecting })
+	results := make(chan error, 3)
+	for i := range 3 {
+		go func() { results <- c.Send(context.Background(), fmt.Sprintf(`{"n":%d}`, i), nil) }()
+	}
+	waitFor(t, "three queued", func() bool { return c.Stats().QueueLength == 3 })
+	if err := c.Send(context.Background(), `{"n":3}`, nil); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("a fourth send: %v", err)
+	}
+	h.Close(context.Background())
+	for range 3 {
+		if err := <-results; !errors.Is(err, ErrClientOff) {
+			t.Errorf("a queued send after Close: %v", err)
+		}
+	}
+}
+
+// TestSessionIDMadeOnce: session_id_required with nothing to give the id
+// makes one, once, and resumes with it on every reconnect.
+func TestSessionIDMadeOnce(t *testing.T) {
+	srv := wstest.New(t, nil)
+	_, c, _, err := startObserved(t, fmt.Sprintf(`apis:
+  - name: S
+    url: %s
+    websocket: {url: %q, session_id_required: true, backoff: {initial: 10ms, max: 20ms}}
+`, srv.HTTPURL(), srv.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := c.Values().SessionID
+	if len(sid) != 36 {
+		t.Fatalf("session id %q", sid)
+	}
+	srv.WaitHandshakes(t, 1, 5*time.Second)
+	waitFor(t, "the server to see the connection", func() bool { return len(srv.Clients()) == 1 })
+	srv.Drop(srv.Clients()[0])
+	hs := srv.WaitHandshakes(t, 2, 5*time.Second)
+	for _, h := range hs {
+		if h.Query.Get("session_id") != sid {
+			t.Errorf("handshake session_id %q, want %q", h.Query.Get("session_id"), sid)
+		}
+	}
+}
