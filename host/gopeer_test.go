@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +181,97 @@ func TestSessionIDMadeOnce(t *testing.T) {
 	for _, h := range hs {
 		if h.Query.Get("session_id") != sid {
 			t.Errorf("handshake session_id %q, want %q", h.Query.Get("session_id"), sid)
+		}
+	}
+}
+
+// TestDialDetails: subprotocols are offered, headers and per-call values
+// resolve, and a server that accepts TCP but never answers the handshake
+// costs one dial_timeout per attempt.
+func TestDialDetails(t *testing.T) {
+	srv := wstest.New(t, nil)
+	_, c, _, err := startObserved(t, fmt.Sprintf(`apis:
+  - name: D
+    url: %s
+    websocket:
+      url: %q
+      subprotocols: [comfy.v1, json]
+      headers: {X-Client: "{client_id}"}
+      client_id: fixed-id
+`, srv.HTTPURL(), srv.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := srv.Handshakes()[0]
+	if got := hs.Header.Get("Sec-WebSocket-Protocol"); got != "comfy.v1,json" {
+		t.Errorf("subprotocols offered: %q", got)
+	}
+	if got := hs.Header.Get("X-Client"); got != "fixed-id" || c.ClientID() != "fixed-id" {
+		t.Errorf("a client_id set in the config must win: header %q, id %q", got, c.ClientID())
+	}
+	ctx := context.Background()
+	if err := c.Send(ctx, map[string]any{"seed": "{seed}", "who": "{client_id}"}, Vars{"seed": 42}); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.WaitReceived(t, hs.ClientID, 1, 5*time.Second)
+	if string(got[0]) != `{"seed":42,"who":"fixed-id"}` {
+		t.Errorf("sent %s", got[0])
+	}
+
+	// A listener that never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+		}
+	}()
+	start := time.Now()
+	_, _, _, err = startObserved(t, fmt.Sprintf(`apis:
+  - name: Silent
+    url: http://%s
+    websocket: {dial_timeout: 200ms, retry: 1, backoff: {initial: 10ms, max: 10ms}}
+`, ln.Addr()))
+	took := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrRetriesExhausted) {
+		t.Errorf("Start: %v", err)
+	}
+	if took < 400*time.Millisecond || took > 3*time.Second {
+		t.Errorf("two attempts of 200ms took %s", took)
+	}
+}
+
+// TestSendHonoursItsContext: a send whose context ends while it waits in
+// the queue is withdrawn, and never written later.
+func TestSendHonoursItsContext(t *testing.T) {
+	srv := wstest.New(t, nil)
+	_, c, _, err := startObserved(t, comfyConfig(srv.HTTPURL(), srv.URL(),
+		"      retry: -1\n      backoff: {initial: 10ms, max: 30ms}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	waitFor(t, "the loss", func() bool { return c.State() == StateReconnecting })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := c.Send(ctx, `{"type":"withdrawn"}`, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("send: %v", err)
+	}
+	srv.Restart()
+	if err := c.Send(context.Background(), `{"type":"after"}`, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.WaitReceived(t, c.ClientID(), 1, 5*time.Second)
+	for _, m := range got {
+		if strings.Contains(string(m), "withdrawn") {
+			t.Errorf("a withdrawn send was written: %s", m)
 		}
 	}
 }
