@@ -62,7 +62,7 @@ func TestCallEndpoints(t *testing.T) {
 	defer srv.Close()
 	ws := wstest.New(t, nil)
 
-	_, c, err := startWith(t, fmt.Sprintf(`apis:
+	_, c, err := runHost(t, fmt.Sprintf(`apis:
   - name: API
     url: %s/base
     default_headers: {Content-Type: application/json, X-Client: "{client_id}"}
@@ -151,7 +151,7 @@ func TestCallEndpoints(t *testing.T) {
 // filter on what arrives, on a live connection.
 func TestWasmTransformsOnTheWire(t *testing.T) {
 	srv := wstest.New(t, nil)
-	_, c, err := startWith(t, comfyConfig(srv.HTTPURL(), srv.URL(),
+	_, c, err := runHost(t, comfyConfig(srv.HTTPURL(), srv.URL(),
 		"      transforms: {outgoing: [wrap], incoming: [filter]}\n")+`plugins:
   - name: json
     path: `+testplugin.Build(t, "plugins/json")+`

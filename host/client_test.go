@@ -17,32 +17,44 @@ import (
 	"github.com/wsplug/wsplug/config"
 )
 
-// startWith starts a host on a config, with a registry the test filled.
-func startWith(t *testing.T, yaml string, reg *Registry, opts *Options) (*Host, *Client, error) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "wsplug.yaml")
+// runHost loads a config (into reg, nil for a new registry), makes a host
+// with opts and starts it, returning Start's error and the first client;
+// the test's cleanup closes everything.
+func runHost(tb testing.TB, yaml string, reg *Registry, opts *Options) (*Host, *Client, error) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "wsplug.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ctx := context.Background()
 	s, err := LoadConfig(ctx, path, reg, &LoaderOptions{CacheDir: testCacheDir})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close(ctx) })
+	tb.Cleanup(func() { s.Close(ctx) })
 	h, err := New(s, opts)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { h.Close(ctx) })
+	tb.Cleanup(func() { h.Close(ctx) })
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	return h, h.Clients()[0], h.Start(sctx)
 }
 
+// startHost is runHost for a test that needs the host started.
+func startHost(tb testing.TB, yaml string) (*Host, *Client) {
+	tb.Helper()
+	h, c, err := runHost(tb, yaml, nil, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h, c
+}
+
 func TestToggleWhileSending(t *testing.T) {
 	py := startPython(t, 0, 0)
-	h, c, err := startWith(t, comfyConfig(py.httpURL(), py.wsURL(), ""), nil, nil)
+	h, c, err := runHost(t, comfyConfig(py.httpURL(), py.wsURL(), ""), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +125,7 @@ func TestToggleWhileSending(t *testing.T) {
 func TestEnableResolvesAgain(t *testing.T) {
 	py := startPython(t, 0, 0)
 	t.Setenv("WSPLUG_TEST_CHANNEL", "first")
-	_, c, err := startWith(t, comfyConfig(py.httpURL(), py.wsURL(),
+	_, c, err := runHost(t, comfyConfig(py.httpURL(), py.wsURL(),
 		"      token_required: true\n      auth_token: from-config\n"+
 			"      channel_required: true\n      channel: \"{env:WSPLUG_TEST_CHANNEL}\"\n"), nil, nil)
 	if err != nil {
@@ -142,7 +154,7 @@ func TestEnableResolvesAgain(t *testing.T) {
 // client that could not connect marked enabled.
 func TestFailedEnableLeavesTheClientOff(t *testing.T) {
 	py := startPython(t, 0, 0)
-	_, c, err := startWith(t, comfyConfig(py.httpURL(), py.wsURL(), "      retry: 0\n"), nil, nil)
+	_, c, err := runHost(t, comfyConfig(py.httpURL(), py.wsURL(), "      retry: 0\n"), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +182,7 @@ func TestFailedEnableLeavesTheClientOff(t *testing.T) {
 // on the reconnect.
 func TestSessionResume(t *testing.T) {
 	py := startPython(t, 0, 0)
-	_, c, err := startWith(t, comfyConfig(py.httpURL(), py.wsURL(),
+	_, c, err := runHost(t, comfyConfig(py.httpURL(), py.wsURL(),
 		"      session_id_required: true\n      session_id_name: sid\n"), nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +205,7 @@ func TestCloseWhileReconnecting(t *testing.T) {
 	py := startPython(t, 0, 0)
 	py.control("POST", "reset", "") // the harness's own goroutines start here
 	before := runtime.NumGoroutine()
-	h, c, err := startWith(t, comfyConfig(py.httpURL(), py.wsURL(),
+	h, c, err := runHost(t, comfyConfig(py.httpURL(), py.wsURL(),
 		"      retry: -1\n      backoff: {initial: 10ms, max: 50ms}\n"), nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +270,7 @@ func TestTransformPolicies(t *testing.T) {
 	} {
 		t.Run(tc.policy, func(t *testing.T) {
 			py.control("POST", "reset", "")
-			_, c, err := startWith(t, comfyConfig(py.httpURL(), py.wsURL(),
+			_, c, err := runHost(t, comfyConfig(py.httpURL(), py.wsURL(),
 				"      transform_errors: "+tc.policy+"\n"+
 					"      transforms: {outgoing: [breaks, quiet, tag], incoming: [breaks, tag]}\n"), newReg(), nil)
 			if err != nil {
@@ -310,7 +322,7 @@ func TestTransformPolicies(t *testing.T) {
 // and overflow rules against messages the Python peer sends on command.
 func TestSubscriptionFilters(t *testing.T) {
 	py := startPython(t, 0, 0)
-	_, c, err := startWith(t, comfyConfig(py.httpURL(), py.wsURL(), ""), nil, nil)
+	_, c, err := runHost(t, comfyConfig(py.httpURL(), py.wsURL(), ""), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

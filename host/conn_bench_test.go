@@ -4,11 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 
@@ -101,30 +98,4 @@ func BenchmarkReceive1KiB(b *testing.B) {
 			}
 		})
 	}
-}
-
-// startHost loads a config and starts its host, returning its first client.
-func startHost(tb testing.TB, yaml string) (*Host, *Client) {
-	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "wsplug.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	ctx := context.Background()
-	s, err := LoadConfig(ctx, path, nil, &LoaderOptions{CacheDir: testCacheDir})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Close(ctx) })
-	h, err := New(s, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := h.Start(sctx); err != nil {
-		h.Close(ctx)
-		tb.Fatal(err)
-	}
-	return h, h.Clients()[0]
 }

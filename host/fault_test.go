@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -41,30 +39,13 @@ func (l *stateLog) all() []StateChange {
 	return append([]StateChange(nil), l.changes...)
 }
 
-// startObserved starts a host with a state log; the host's Start error is
+// startObserved starts a host with a state log; Start's error is
 // returned, not fatal.
 func startObserved(t *testing.T, yaml string) (*Host, *Client, *stateLog, error) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "wsplug.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	s, err := LoadConfig(ctx, path, nil, &LoaderOptions{CacheDir: testCacheDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close(ctx) })
 	log := &stateLog{}
-	h, err := New(s, &Options{OnStateChange: log.record})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close(ctx) })
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	err = h.Start(sctx)
-	return h, h.Clients()[0], log, err
+	h, c, err := runHost(t, yaml, nil, &Options{OnStateChange: log.record})
+	return h, c, log, err
 }
 
 // TestFaultsAgainstPython injects faults with the Python peer and checks

@@ -31,9 +31,12 @@
 package guest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"reflect"
 	"strings"
 
 	"github.com/wsplug/wsplug/abi"
@@ -163,12 +166,52 @@ func Config() []byte {
 	return configCache
 }
 
-// DecodeConfig decodes the plugin's config into v, as json.Unmarshal does.
-func DecodeConfig(v any) error {
-	if err := json.Unmarshal(Config(), v); err != nil {
-		return fmt.Errorf("config: %w", err)
+// DecodeConfig decodes the plugin's config into v, strictly: a key v has no
+// field for is an error, as a misspelt key should be, and a value of the
+// wrong kind is an error that names its key as the config file writes it.
+func DecodeConfig(v any) error { return DecodeStrict(Config(), v) }
+
+// DecodeStrict decodes JSON into v as DecodeConfig does, for a plugin's
+// tests of its config handling.
+func DecodeStrict(data []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("config: %s", explainJSON(err))
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return errors.New("config: more than one JSON value")
 	}
 	return nil
+}
+
+// explainJSON words an encoding/json error in the terms of the config file
+// ("snowflake.node: a JSON string where an integer is needed"), not of Go
+// types.
+func explainJSON(err error) string {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		msg := strings.TrimPrefix(err.Error(), "json: ")
+		return strings.Replace(msg, "unknown field ", "unknown key ", 1)
+	}
+	want := "a " + te.Type.Kind().String()
+	switch te.Type.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		want = "an integer"
+	case reflect.Float32, reflect.Float64:
+		want = "a number"
+	case reflect.Struct, reflect.Map:
+		want = "an object"
+	case reflect.Slice, reflect.Array:
+		want = "a list"
+	case reflect.Bool:
+		want = "true or false"
+	}
+	if te.Field == "" {
+		return fmt.Sprintf("the config is a JSON %s; it must be %s", te.Value, want)
+	}
+	return fmt.Sprintf("%s: a JSON %s where %s is needed", te.Field, te.Value, want)
 }
 
 // Buffers reused from call to call.

@@ -120,3 +120,28 @@ func TestConfigAndLogger(t *testing.T) {
 		t.Errorf("logs = %q, want %q", s.Logs, want)
 	}
 }
+
+func TestDecodeStrict(t *testing.T) {
+	type cfg struct {
+		Node  int `json:"node"`
+		Inner struct {
+			On bool `json:"on"`
+		} `json:"inner"`
+	}
+	for _, tt := range []struct{ name, in, want string }{
+		{"ok", `{"node":7,"inner":{"on":true}}`, ""},
+		{"unknown key", `{"nod":7}`, `config: unknown key "nod"`},
+		{"wrong kind", `{"node":"7"}`, "config: node: a JSON string where an integer is needed"},
+		{"nested", `{"inner":{"on":1}}`, "config: inner.on: a JSON number where true or false is needed"},
+		{"not an object", `[1]`, "config: the config is a JSON array; it must be an object"},
+		{"two values", `{} {}`, "config: more than one JSON value"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var c cfg
+			err := DecodeStrict([]byte(tt.in), &c)
+			if (err == nil) != (tt.want == "") || err != nil && err.Error() != tt.want {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,13 +1,8 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"reflect"
-	"strings"
 	"time"
 )
 
@@ -39,41 +34,10 @@ type config struct {
 // "snowflake: {nod: 7}" is an error rather than a silently missing node.
 func decodeConfig(decode func(any) error) (config, error) {
 	var cfg config
-	var raw json.RawMessage
-	if err := decode(&raw); err != nil {
-		return cfg, err
-	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&cfg); err != nil {
-		return cfg, fmt.Errorf("ids: config: %s", explain(err))
+	if err := decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("ids: %w", err)
 	}
 	return cfg, nil
-}
-
-// explain rewrites a type error of encoding/json, which speaks of Go types
-// ("Go struct field .nanoid.size of type int"), in the words of the config
-// file: the key and the kind of value it takes.
-func explain(err error) string {
-	var te *json.UnmarshalTypeError
-	if !errors.As(err, &te) {
-		return strings.TrimPrefix(err.Error(), "json: ")
-	}
-	want := "a " + te.Type.Kind().String()
-	switch te.Type.Kind() {
-	case reflect.Int, reflect.Int64:
-		want = "an integer"
-	case reflect.Struct, reflect.Map:
-		want = "an object"
-	case reflect.Slice:
-		want = "a list"
-	case reflect.Bool:
-		want = "true or false"
-	}
-	if te.Field == "" {
-		return fmt.Sprintf("the config is a JSON %s; it must be %s", te.Value, want)
-	}
-	return fmt.Sprintf("%s: a JSON %s where %s is needed", te.Field, te.Value, want)
 }
 
 // generators are the three formats of one instance.

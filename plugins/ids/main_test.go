@@ -106,7 +106,7 @@ func TestConfigErrors(t *testing.T) {
 			initErr: "snowflake.epoch"},
 		{name: "unknown key",
 			config:  map[string]any{"snowflake": map[string]any{"nod": 1}},
-			initErr: `unknown field "nod"`},
+			initErr: `unknown key "nod"`},
 		{name: "not an object", config: []any{1}, initErr: "config"},
 		{name: "node missing", format: "snowflake", callErr: "snowflake.node"},
 		{name: "node missing from snowflake", format: "snowflake",

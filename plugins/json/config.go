@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
-	"strings"
 )
 
 // Defaults of the config keys.
@@ -50,41 +48,10 @@ type redactConfig struct {
 // "filter: {dorp: [...]}" is an error rather than a filter that keeps all.
 func decodeConfig(decode func(any) error) (config, error) {
 	var cfg config
-	var raw json.RawMessage
-	if err := decode(&raw); err != nil {
-		return cfg, err
-	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&cfg); err != nil {
-		return cfg, fmt.Errorf("json: config: %s", explain(err))
+	if err := decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("json: %w", err)
 	}
 	return cfg, nil
-}
-
-// explain rewrites a type error of encoding/json, which speaks of Go types
-// ("Go struct field .filter.drop of type []string"), in the words of the
-// config file: the key and the kind of value it takes.
-func explain(err error) string {
-	var te *json.UnmarshalTypeError
-	if !errors.As(err, &te) {
-		return strings.TrimPrefix(err.Error(), "json: ")
-	}
-	want := "a " + te.Type.Kind().String()
-	switch te.Type.Kind() {
-	case reflect.Int, reflect.Int64:
-		want = "an integer"
-	case reflect.Struct, reflect.Map:
-		want = "an object"
-	case reflect.Slice:
-		want = "a list"
-	case reflect.Bool:
-		want = "true or false"
-	}
-	if te.Field == "" {
-		return fmt.Sprintf("the config is a JSON %s; it must be %s", te.Value, want)
-	}
-	return fmt.Sprintf("%s: a JSON %s where %s is needed", te.Field, te.Value, want)
 }
 
 // transforms are one instance's checked config and the buffers its

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/wsplug/wsplug/abi/guest"
 )
 
 // newFor builds the transforms of a config given as the host would give
@@ -28,7 +30,7 @@ func configOf(t testing.TB, v any) (config, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return decodeConfig(func(dst any) error { return json.Unmarshal(b, dst) })
+	return decodeConfig(func(dst any) error { return guest.DecodeStrict(b, dst) })
 }
 
 // transformCase is one message through one transform.
@@ -218,7 +220,7 @@ func TestConfigErrors(t *testing.T) {
 				"fields": []any{"a", "a..b"}}}},
 		{name: "strict not a bool", error: "strict: a JSON string where true or false",
 			config: map[string]any{"strict": "yes"}},
-		{name: "unknown key", error: `unknown field "dorp"`,
+		{name: "unknown key", error: `unknown key "dorp"`,
 			config: map[string]any{"filter": map[string]any{"dorp": []any{"a"}}}},
 	}
 	for _, tt := range tests {

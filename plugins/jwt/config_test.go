@@ -45,7 +45,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "claims not an object",
 			error:  "jwt.claims: a JSON number where an object is needed",
 			config: jwt(map[string]any{"key": "k", "claims": 1})},
-		{name: "unknown key", error: `unknown field "lifetme"`,
+		{name: "unknown key", error: `unknown key "lifetme"`,
 			config: jwt(map[string]any{"key": "k", "lifetme": "1h"})},
 		{name: "not an object", config: "jwt", error: "the config is a JSON string"},
 	}

@@ -30,7 +30,7 @@ func configOf(t *testing.T, v any) (config, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return decodeConfig(func(dst any) error { return json.Unmarshal(b, dst) })
+	return decodeConfig(func(dst any) error { return guest.DecodeStrict(b, dst) })
 }
 
 // values returns a value function, as guest.Value is, that answers from m
