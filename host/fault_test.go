@@ -155,6 +155,7 @@ func TestFaultsAgainstPython(t *testing.T) {
 			if !strings.Contains(strings.Join(reasons, "\n"), tt.errHas) {
 				t.Errorf("no reason says %q: %q", tt.errHas, reasons)
 			}
+			checkBackoff(t, log.all()[before:], 20*time.Millisecond, 200*time.Millisecond)
 			if c.ClientID() != id {
 				t.Errorf("the client id changed from %s to %s", id, c.ClientID())
 			}
@@ -237,5 +238,24 @@ func TestRetriesExhausted(t *testing.T) {
 	if err := c.Send(context.Background(), "x", nil); !errors.Is(err, ErrRetriesExhausted) &&
 		!errors.Is(err, ErrClientOff) {
 		t.Errorf("send after giving up: %v", err)
+	}
+}
+
+// checkBackoff checks each reconnect's wait against full jitter: above 0,
+// at most initial doubled once per earlier attempt, and never above max.
+func checkBackoff(t *testing.T, changes []StateChange, initial, max time.Duration) {
+	t.Helper()
+	for _, ch := range changes {
+		if ch.To != StateReconnecting {
+			continue
+		}
+		ceiling := initial
+		for i := 1; i < ch.Attempt && ceiling < max; i++ {
+			ceiling *= 2
+		}
+		ceiling = min(ceiling, max)
+		if ch.Delay <= 0 || ch.Delay > ceiling {
+			t.Errorf("attempt %d waited %s, outside (0, %s]", ch.Attempt, ch.Delay, ceiling)
+		}
 	}
 }

@@ -275,3 +275,41 @@ func TestSendHonoursItsContext(t *testing.T) {
 		}
 	}
 }
+
+// TestRuntimeOverrides: session id, channel and version set at run time go
+// on the next reconnect, and plugins see them too.
+func TestRuntimeOverrides(t *testing.T) {
+	srv := wstest.New(t, nil)
+	_, c, _, err := startObserved(t, fmt.Sprintf(`apis:
+  - name: O
+    url: %s
+    websocket:
+      url: %q
+      session_id_required: true
+      session_id: s0
+      channel_required: true
+      channel: c0
+      version_required: true
+      version_name: v
+      version: 1
+      backoff: {initial: 10ms, max: 20ms}
+`, srv.HTTPURL(), srv.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetSessionID("s1")
+	c.SetChannel("c1")
+	c.SetVersion("2")
+	if v := c.Values(); v.SessionID != "s1" || v.Channel != "c1" || v.Version != "2" {
+		t.Errorf("values %+v", v)
+	}
+	srv.WaitConnected(t, srv.Handshakes()[0].ClientID, 5*time.Second)
+	srv.Drop(srv.Handshakes()[0].ClientID)
+	hs := srv.WaitHandshakes(t, 2, 5*time.Second)
+	if q := hs[0].Query.Encode(); q != "channel=c0&session_id=s0&v=1" {
+		t.Errorf("first handshake %s", q)
+	}
+	if q := hs[1].Query.Encode(); q != "channel=c1&session_id=s1&v=2" {
+		t.Errorf("reconnect %s", q)
+	}
+}
