@@ -50,18 +50,58 @@ func ParsePayload(v any) (*Payload, error) {
 	return &Payload{root: root}, nil
 }
 
-// ParsePayloadJSON parses a JSON document. Numbers keep their exact text.
+// ParsePayloadJSON parses a JSON document. Numbers keep their exact text
+// and objects their member order, which AppendJSON writes back.
 func ParsePayloadJSON(data []byte) (*Payload, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	root, err := parseJSONNode(dec)
+	if err != nil {
 		return nil, fmt.Errorf("payload: %w", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("payload: more than one JSON value")
 	}
-	return ParsePayload(v)
+	return &Payload{root: root}, nil
+}
+
+// parseJSONNode reads one value from the decoder's tokens, keeping the
+// order of object members.
+func parseJSONNode(dec *json.Decoder) (pnode, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return pnode{}, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '[' {
+			n := pnode{kind: pList}
+			for dec.More() {
+				c, err := parseJSONNode(dec)
+				if err != nil {
+					return pnode{}, err
+				}
+				n.list = append(n.list, c)
+			}
+			_, err := dec.Token() // ]
+			return n, err
+		}
+		n := pnode{kind: pObject}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return pnode{}, err
+			}
+			c, err := parseJSONNode(dec)
+			if err != nil {
+				return pnode{}, err
+			}
+			n.obj = append(n.obj, pfield{key: ParseTemplate(k.(string)), value: c})
+		}
+		_, err := dec.Token() // }
+		return n, err
+	}
+	return parsePayloadNode(tok, "")
 }
 
 func parsePayloadNode(v any, path string) (pnode, error) {
@@ -218,4 +258,73 @@ func sortedKeys(m map[string]any) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// AppendJSON resolves the payload and appends it to dst as JSON, members in
+// the order the payload has them (for one parsed from JSON text, the
+// text's own order).
+func (p *Payload) AppendJSON(ctx context.Context, dst []byte, lk Lookup, opts ResolveOptions) ([]byte, error) {
+	return p.root.appendJSON(ctx, dst, lk, opts)
+}
+
+func (n *pnode) appendJSON(ctx context.Context, dst []byte, lk Lookup, opts ResolveOptions) ([]byte, error) {
+	switch n.kind {
+	case pList:
+		dst = append(dst, '[')
+		for i := range n.list {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = n.list[i].appendJSON(ctx, dst, lk, opts); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, ']'), nil
+	case pObject:
+		dst = append(dst, '{')
+		for i := range n.obj {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			f := &n.obj[i]
+			key, ok := f.key.Literal()
+			if !ok {
+				r, err := f.key.render(ctx, lk, nil, opts.KeepUnknown)
+				if err != nil {
+					return nil, err
+				}
+				key = r.plain
+				if opts.Redact {
+					key = r.shown
+				}
+			}
+			var err error
+			if dst, err = appendMarshal(dst, key); err != nil {
+				return nil, err
+			}
+			dst = append(dst, ':')
+			if dst, err = f.value.appendJSON(ctx, dst, lk, opts); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	v, err := n.resolve(ctx, lk, opts)
+	if err != nil {
+		return nil, err
+	}
+	return appendMarshal(dst, v)
+}
+
+// appendMarshal appends v as JSON, without escaping <, > and &, so that
+// text passes as it was written.
+func appendMarshal(dst []byte, v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return append(dst, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...), nil
 }

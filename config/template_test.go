@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -213,6 +214,37 @@ func TestPayloadResolve(t *testing.T) {
 	}
 }
 
+func TestPayloadAppendJSON(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"order and spacing of the text", `{"z": 1, "a": "{client_id}", "m": [true, null, 1.50]}`,
+			`{"z":1,"a":"c-1","m":[true,null,1.50]}`},
+		{"a lone placeholder keeps its type", `{"seed":"{seed}","on":"{on}","obj":"{obj}"}`,
+			`{"seed":42,"on":true,"obj":{"a":1}}`},
+		{"text is not HTML-escaped", `{"q":"a<b & {client_id}>"}`, `{"q":"a<b & c-1>"}`},
+		{"a placeholder in a key", `{"{client_id}":1}`, `{"c-1":1}`},
+		{"JSON in a string stays", `{"raw":"{\"a\":{\"b\":1}}"}`, `{"raw":"{\"a\":{\"b\":1}}"}`},
+		{"a bare value", `"{seed}"`, `42`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := ParsePayloadJSON([]byte(tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.AppendJSON(context.Background(), nil, testValues, ResolveOptions{})
+			if err != nil || string(got) != tt.want {
+				t.Errorf("got %s, %v\nwant %s", got, err, tt.want)
+			}
+		})
+	}
+	p, _ := ParsePayloadJSON([]byte(`{"t":"Bearer {token}"}`))
+	if got, _ := p.AppendJSON(context.Background(), nil, testValues, ResolveOptions{Redact: true}); string(got) != `{"t":"Bearer ***"}` {
+		t.Errorf("redacted: %s", got)
+	}
+}
+
 func TestPayloadUnknown(t *testing.T) {
 	p, err := ParsePayload(map[string]any{"a": "{nope}", "b": "x {nope2:y}"})
 	if err != nil {
@@ -291,6 +323,37 @@ func FuzzTemplate(f *testing.F) {
 			if lit, ok := tmpl.Literal(); !ok || lit != s {
 				t.Fatalf("text without braces must be its own literal: %q", s)
 			}
+		}
+	})
+}
+
+// FuzzPayloadJSON: any JSON text parses or is refused, and what a parsed
+// payload resolves to is valid JSON with the same shape.
+func FuzzPayloadJSON(f *testing.F) {
+	for _, s := range []string{`{"a":"{client_id}","b":[1,2.50,"x{seed}y"]}`, `"{seed}"`, `[]`, `{"{k}":{"n":null}}`,
+		`{"raw":"{\"a\":1}"}`, `1e400`, `{"a":1} x`} {
+		f.Add([]byte(s))
+	}
+	lk := LookupFunc(func(_ context.Context, name, arg string) (any, error) {
+		return name + arg, nil
+	})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParsePayloadJSON(data)
+		if err != nil {
+			return
+		}
+		out, err := p.AppendJSON(context.Background(), nil, lk, ResolveOptions{})
+		if err != nil {
+			return // a number JSON cannot write back, say
+		}
+		if !json.Valid(out) {
+			t.Fatalf("%q resolved to invalid JSON %q", data, out)
+		}
+		var in, got any
+		json.Unmarshal(data, &in)
+		json.Unmarshal(out, &got)
+		if reflect.TypeOf(in) != reflect.TypeOf(got) && !bytes.Contains(data, []byte("{")) {
+			t.Fatalf("%q changed shape: %T to %T", data, in, got)
 		}
 	})
 }

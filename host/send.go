@@ -30,9 +30,10 @@ func (v Vars) Lookup(_ context.Context, name, arg string) (any, error) {
 // reason it never will be. msg is a string or []byte (JSON or not), or any
 // value that encodes as JSON. Its placeholders resolve from vars, the
 // client's values, the environment and the plugins; a string that is
-// exactly one placeholder keeps its value's type in JSON. The outgoing
-// transforms run next. While the client reconnects, the message waits in
-// the send queue, in order.
+// exactly one placeholder keeps its value's type in JSON, and JSON text
+// keeps its members' order. Text without placeholders goes as it is. The
+// outgoing transforms run next. While the client reconnects, the message
+// waits in the send queue, in order.
 //
 // The error is nil only when the frame was written; otherwise it says why:
 // ErrQueueFull, ErrClientOff, ErrRetriesExhausted, ErrConnectionLost,
@@ -97,12 +98,9 @@ func (c *Client) render(ctx context.Context, msg any, vars Vars) ([]byte, error)
 	return []byte(s), nil
 }
 
+// resolvePayload writes a payload as JSON, in its members' own order.
 func (c *Client) resolvePayload(ctx context.Context, p *config.Payload, lk config.Lookup) ([]byte, error) {
-	v, err := p.Resolve(ctx, lk, config.ResolveOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("api[%s] send: %w", c.name, err)
-	}
-	b, err := json.Marshal(v)
+	b, err := p.AppendJSON(ctx, nil, lk, config.ResolveOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("api[%s] send: %w", c.name, err)
 	}
