@@ -202,7 +202,7 @@ func TestDialDetails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := srv.Handshakes()[0]
+	hs := srv.WaitHandshakes(t, 1, 5*time.Second)[0]
 	if got := hs.Header.Get("Sec-WebSocket-Protocol"); got != "comfy.v1,json" {
 		t.Errorf("subprotocols offered: %q", got)
 	}
@@ -303,8 +303,9 @@ func TestRuntimeOverrides(t *testing.T) {
 	if v := c.Values(); v.SessionID != "s1" || v.Channel != "c1" || v.Version != "2" {
 		t.Errorf("values %+v", v)
 	}
-	srv.WaitConnected(t, srv.Handshakes()[0].ClientID, 5*time.Second)
-	srv.Drop(srv.Handshakes()[0].ClientID)
+	id := srv.WaitHandshakes(t, 1, 5*time.Second)[0].ClientID
+	srv.WaitConnected(t, id, 5*time.Second)
+	srv.Drop(id)
 	hs := srv.WaitHandshakes(t, 2, 5*time.Second)
 	if q := hs[0].Query.Encode(); q != "channel=c0&session_id=s0&v=1" {
 		t.Errorf("first handshake %s", q)
