@@ -42,14 +42,17 @@ var (
 // transforms, and hands what arrives to its subscribers. Safe for
 // concurrent use.
 type Client struct {
-	host     *Host
-	name     string
-	api      *config.API
-	ws       *config.Websocket // nil when the API has none
-	plan     *config.Plan
-	log      *slog.Logger
-	outgoing []boundTransform
-	incoming []boundTransform
+	host *Host
+	name string
+	api  *config.API
+	ws   *config.Websocket // nil when the API has none
+	plan *config.Plan
+	log  *slog.Logger
+	// transforms are the bound outgoing and incoming transforms; a reload
+	// that swaps a plugin replaces them while messages flow.
+	transforms atomic.Pointer[boundTransforms]
+	// lastURL is the redacted URL of the last dial, for people.
+	lastURL atomic.Pointer[string]
 
 	// info is what plugins see of the client; replaced, never changed.
 	info atomic.Pointer[ClientInfo]
@@ -77,7 +80,7 @@ type boundTransform struct {
 	t    Transform
 }
 
-func newClient(h *Host, api *config.API) (*Client, error) {
+func newClient(h *Host, api *config.API, reg *Registry) (*Client, error) {
 	c := &Client{
 		host: h, name: api.Name, api: api, ws: api.Websocket,
 		log:     h.logger.With("api", api.Name),
@@ -92,21 +95,36 @@ func newClient(h *Host, api *config.API) (*Client, error) {
 		return nil, err
 	}
 	c.plan = plan
-	reg := h.setup.Registry
+	b, err := c.lookupTransforms(reg)
+	if err != nil {
+		return nil, err
+	}
+	c.transforms.Store(b)
+	c.queue.init(c.ws.SendQueue)
+	return c, nil
+}
+
+// boundTransforms are a client's transforms, looked up once per registry.
+type boundTransforms struct {
+	outgoing, incoming []boundTransform
+}
+
+// lookupTransforms finds the client's transforms in reg.
+func (c *Client) lookupTransforms(reg *Registry) (*boundTransforms, error) {
+	var b boundTransforms
 	for _, dir := range []struct {
 		names []string
 		dst   *[]boundTransform
-	}{{c.ws.Transforms.Outgoing, &c.outgoing}, {c.ws.Transforms.Incoming, &c.incoming}} {
+	}{{c.ws.Transforms.Outgoing, &b.outgoing}, {c.ws.Transforms.Incoming, &b.incoming}} {
 		for _, name := range dir.names {
 			t, ok := reg.Transform(name)
 			if !ok {
-				return nil, fmt.Errorf("api[%s] transform[%s]: not provided", api.Name, name)
+				return nil, fmt.Errorf("api[%s] transform[%s]: not provided", c.name, name)
 			}
 			*dir.dst = append(*dir.dst, boundTransform{name, t})
 		}
 	}
-	c.queue.init(c.ws.SendQueue)
-	return c, nil
+	return &b, nil
 }
 
 // Name is the API's name.
@@ -211,7 +229,7 @@ func (c *Client) publishValues(v config.Values) {
 // sources are where placeholders other than the connection values come
 // from: the environment and the registry's providers, for this client.
 func (c *Client) sources(info *ClientInfo) config.Lookup {
-	return config.Chain(config.Env{}, c.host.setup.Registry.Lookup(info))
+	return config.Chain(config.Env{}, c.host.setup.Load().Registry.Lookup(info))
 }
 
 // resolve re-resolves the config's connection values (env, plugins), and
@@ -228,7 +246,7 @@ func (c *Client) resolve(ctx context.Context) error {
 	}
 	if c.clientID == "" {
 		name := c.plan.ClientIDFormat()
-		f, ok := c.host.setup.Registry.ClientIDFormat(name)
+		f, ok := c.host.setup.Load().Registry.ClientIDFormat(name)
 		if !ok {
 			return fmt.Errorf("api[%s] client_id_format[%s]: not provided", c.name, name)
 		}
@@ -413,7 +431,9 @@ func (c *Client) runLoop(ctx context.Context, r *runHandle, started chan<- error
 			}
 			c.queue.setConnected(true)
 			c.setState(StateConnected, 0, nil, 0)
-			c.log.Info("connected", "url", target.Redacted())
+			shown := target.Redacted()
+			c.lastURL.Store(&shown)
+			c.log.Info("connected", "url", shown)
 			if started != nil {
 				started <- nil
 				started = nil
@@ -672,7 +692,7 @@ func (c *Client) readLoop(conn *websocket.Conn) error {
 		c.stats.messagesIn.Add(1)
 		c.stats.bytesIn.Add(int64(len(buf)))
 		m.Data, m.Binary, m.Client = buf, typ == websocket.MessageBinary, c.info.Load()
-		if !c.transform(context.Background(), m, c.incoming) {
+		if !c.transform(context.Background(), m, c.transforms.Load().incoming) {
 			continue
 		}
 		c.deliver(m)
@@ -753,6 +773,9 @@ func (e *DroppedError) Unwrap() error { return e.Err }
 
 // ClientStats are a client's counters since the host started.
 type ClientStats struct {
+	Name string
+	// URL is the last URL dialled, redacted.
+	URL                                          string
 	State                                        State
 	Connects, Reconnects                         int64
 	MessagesIn, MessagesOut, BytesIn, BytesOut   int64
@@ -770,7 +793,7 @@ type clientCounters struct {
 // Stats returns the client's counters.
 func (c *Client) Stats() ClientStats {
 	s := ClientStats{
-		State:    c.State(),
+		Name: c.name, State: c.State(),
 		Connects: c.stats.connects.Load(), Reconnects: c.stats.reconnects.Load(),
 		MessagesIn: c.stats.messagesIn.Load(), MessagesOut: c.stats.messagesOut.Load(),
 		BytesIn: c.stats.bytesIn.Load(), BytesOut: c.stats.bytesOut.Load(),
@@ -780,6 +803,9 @@ func (c *Client) Stats() ClientStats {
 	}
 	if err := c.Err(); err != nil {
 		s.LastError = err.Error()
+	}
+	if u := c.lastURL.Load(); u != nil {
+		s.URL = *u
 	}
 	return s
 }

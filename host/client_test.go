@@ -229,7 +229,7 @@ func TestCloseWhileReconnecting(t *testing.T) {
 	if c.State() != StateOff {
 		t.Errorf("state %v", c.State())
 	}
-	h.setup.Close(context.Background())
+	h.setup.Load().Close(context.Background())
 	waitGoroutines(t, before)
 }
 

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,7 +38,7 @@ type Options struct {
 // Host owns the clients of one config: their connections, goroutines and
 // plugins' use. It is safe for concurrent use.
 type Host struct {
-	setup   *Setup
+	setup   atomic.Pointer[Setup] // replaced by Reload
 	opts    Options
 	logger  *slog.Logger
 	clients []*Client
@@ -51,7 +52,8 @@ type Host struct {
 // New makes a Host of every API in the setup; nothing connects before
 // Start. The Host does not own the Setup: close it after the Host.
 func New(s *Setup, opts *Options) (*Host, error) {
-	h := &Host{setup: s, byName: map[string]*Client{}}
+	h := &Host{byName: map[string]*Client{}}
+	h.setup.Store(s)
 	if opts != nil {
 		h.opts = *opts
 	}
@@ -64,7 +66,7 @@ func New(s *Setup, opts *Options) (*Host, error) {
 		h.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	for i := range s.File.APIs {
-		c, err := newClient(h, &s.File.APIs[i])
+		c, err := newClient(h, &s.File.APIs[i], s.Registry)
 		if err != nil {
 			return nil, err
 		}
@@ -76,21 +78,33 @@ func New(s *Setup, opts *Options) (*Host, error) {
 
 // Client returns the client of the API of that name.
 func (h *Host) Client(name string) (*Client, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	c, ok := h.byName[name]
 	return c, ok
 }
 
 // Clients returns every client, in config order.
-func (h *Host) Clients() []*Client { return append([]*Client(nil), h.clients...) }
+func (h *Host) Clients() []*Client {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]*Client(nil), h.clients...)
+}
 
 // Start connects every enabled API that has a websocket, concurrently, and
 // waits until each is connected or has failed, or ctx ends. A client that
 // fails is reported in the error (one line each) and stays off; the others
 // run. Clients keep running after ctx ends: Close stops them.
 func (h *Host) Start(ctx context.Context) error {
+	return enableAll(ctx, h.Clients())
+}
+
+// enableAll enables the clients that are enabled in the config and have a
+// websocket, concurrently.
+func enableAll(ctx context.Context, clients []*Client) error {
 	var wg sync.WaitGroup
-	errs := make([]error, len(h.clients))
-	for i, c := range h.clients {
+	errs := make([]error, len(clients))
+	for i, c := range clients {
 		if !c.api.Enabled || c.ws == nil {
 			continue
 		}
@@ -110,10 +124,19 @@ func (h *Host) Start(ctx context.Context) error {
 func (h *Host) Close(ctx context.Context) error {
 	h.mu.Lock()
 	h.closed = true
+	clients := h.clients
 	h.mu.Unlock()
+	err := disableAll(ctx, clients)
+	h.http.CloseIdleConnections()
+	return err
+}
+
+// disableAll disables the clients and ends their subscriptions,
+// concurrently.
+func disableAll(ctx context.Context, clients []*Client) error {
 	var wg sync.WaitGroup
-	errs := make([]error, len(h.clients))
-	for i, c := range h.clients {
+	errs := make([]error, len(clients))
+	for i, c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -122,7 +145,6 @@ func (h *Host) Close(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	h.http.CloseIdleConnections()
 	return errors.Join(errs...)
 }
 

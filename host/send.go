@@ -119,9 +119,9 @@ func (c *Client) sendRaw(ctx context.Context, data []byte, binary bool) error {
 	if c.ws == nil {
 		return fmt.Errorf("api[%s]: %w", c.name, ErrNoWebsocket)
 	}
-	if len(c.outgoing) > 0 {
+	if out := c.transforms.Load().outgoing; len(out) > 0 {
 		m := &Message{Data: data, Binary: binary, Client: c.info.Load()}
-		ok, err := c.runTransforms(ctx, m, c.outgoing)
+		ok, err := c.runTransforms(ctx, m, out)
 		if !ok {
 			return err
 		}

@@ -1,0 +1,121 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wsplug/wsplug/host/internal/testplugin"
+	"github.com/wsplug/wsplug/host/internal/wstest"
+)
+
+// TestReloadSwapsAPluginWhileMessagesFlow: a reload that changes only a
+// plugin's config keeps the connection, swaps the plugin under the
+// messages, and loses none; a changed API gets a new connection.
+func TestReloadSwapsAPluginWhileMessagesFlow(t *testing.T) {
+	srv := wstest.New(t, nil)
+	jsonPlugin := testplugin.Build(t, "plugins/json")
+	dir := t.TempDir()
+	config := func(envelope, other string) string {
+		return fmt.Sprintf(`apis:
+  - name: Main
+    url: %s
+    websocket: {url: %q, client_id: main, client_id_required: true, transforms: {outgoing: [wrap]}}
+  - name: Other
+    url: %s
+    websocket: {url: %q, client_id: %s, client_id_required: true}
+plugins:
+  - name: json
+    path: %s
+    config: {wrap: {envelope: {v: %s}}}
+`, srv.HTTPURL(), srv.URL(), srv.HTTPURL(), srv.URL(), other, jsonPlugin, envelope)
+	}
+	load := func(yaml string) *Setup {
+		path := filepath.Join(dir, "wsplug.yaml")
+		os.WriteFile(path, []byte(yaml), 0o600)
+		s, err := LoadConfig(context.Background(), path, nil, &LoaderOptions{CacheDir: testCacheDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	ctx := context.Background()
+	first := load(config("a", "other-1"))
+	h, err := New(first, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(ctx)
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	main, _ := h.Client("Main")
+
+	const n = 400
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range n {
+			errs <- main.Send(ctx, fmt.Sprintf(`{"n":%d}`, i), nil)
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	time.Sleep(20 * time.Millisecond)
+	second := load(config("b", "other-2"))
+	if err := h.Reload(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	first.Close(ctx) // waits for calls still in the old plugin
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a send failed across the reload: %v", err)
+		}
+	}
+	defer second.Close(ctx)
+
+	got := srv.WaitReceived(t, "main", n, 10*time.Second)
+	sawB := false
+	for i, m := range got {
+		if !strings.HasSuffix(string(m), fmt.Sprintf(`"data":{"n":%d}}`, i)) {
+			t.Fatalf("message %d is %s: lost or out of order", i, m)
+		}
+		switch {
+		case strings.HasPrefix(string(m), `{"v":"b"`):
+			sawB = true
+		case sawB:
+			t.Fatalf("message %d went through the old plugin after the new one: %s", i, m)
+		}
+	}
+	if !sawB || !strings.HasPrefix(string(got[0]), `{"v":"a"`) {
+		t.Errorf("the plugin was not swapped: first %s, last %s", got[0], got[n-1])
+	}
+	// Main kept its connection; Other, whose settings changed, got a new
+	// client.
+	var mainShakes, otherShakes []string
+	for _, hs := range srv.Handshakes() {
+		if hs.ClientID == "main" {
+			mainShakes = append(mainShakes, hs.ClientID)
+		} else {
+			otherShakes = append(otherShakes, hs.ClientID)
+		}
+	}
+	if len(mainShakes) != 1 || strings.Join(otherShakes, " ") != "other-1 other-2" {
+		t.Errorf("handshakes: main %v, other %v", mainShakes, otherShakes)
+	}
+	if c, _ := h.Client("Other"); c.ClientID() != "other-2" || c.State() != StateConnected {
+		t.Errorf("Other after the reload: %s %v", c.ClientID(), c.State())
+	}
+	st := h.Stats()
+	if len(st.Clients) != 2 || len(st.Plugins) != 1 || st.Plugins[0].Calls == 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
