@@ -56,14 +56,27 @@ plugins:
 	}
 	main, _ := h.Client("Main")
 
-	const n = 400
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
+	// Sends flow before, during and for a while after the reload.
+	var (
+		wg   sync.WaitGroup
+		n    int
+		fail error
+	)
+	reloaded := make(chan struct{})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for i := range n {
-			errs <- main.Send(ctx, fmt.Sprintf(`{"n":%d}`, i), nil)
+		after := 0
+		for ; after < 50; n++ {
+			if err := main.Send(ctx, fmt.Sprintf(`{"n":%d}`, n), nil); err != nil {
+				fail = err
+				return
+			}
+			select {
+			case <-reloaded:
+				after++
+			default:
+			}
 			time.Sleep(200 * time.Microsecond)
 		}
 	}()
@@ -72,13 +85,11 @@ plugins:
 	if err := h.Reload(ctx, second); err != nil {
 		t.Fatal(err)
 	}
+	close(reloaded)
 	first.Close(ctx) // waits for calls still in the old plugin
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatalf("a send failed across the reload: %v", err)
-		}
+	if fail != nil {
+		t.Fatalf("a send failed across the reload: %v", fail)
 	}
 	defer second.Close(ctx)
 
