@@ -38,24 +38,34 @@ func runValidate(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int 
 // load loads a config file with its plugins and validates it, printing its
 // warnings; or prints every problem and returns an exit code.
 func load(ctx context.Context, path string, stderr io.Writer) (*host.Setup, int) {
-	s, err := host.LoadConfig(ctx, path, nil, nil)
+	return loadWith(ctx, path, nil, stderr)
+}
+
+func loadWith(ctx context.Context, path string, opts *host.LoaderOptions, stderr io.Writer) (*host.Setup, int) {
+	s, err := host.LoadConfig(ctx, path, nil, opts)
 	if err != nil {
-		var ve *config.ValidationError
-		if errors.As(err, &ve) {
-			for _, p := range ve.Problems {
-				fmt.Fprintf(stderr, "%s\n", p)
-			}
-			n := len(ve.Problems)
-			fmt.Fprintf(stderr, "%d %s\n", n, plural(n, "problem", "problems"))
-		} else {
-			fmt.Fprintf(stderr, "wsplug: %v\n", err)
-		}
+		printLoadError(stderr, err)
 		return nil, exitInput
 	}
 	for _, w := range s.File.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	return s, exitOK
+}
+
+// printLoadError prints every problem of a config file, one a line, or the
+// error that kept it from loading.
+func printLoadError(w io.Writer, err error) {
+	var ve *config.ValidationError
+	if !errors.As(err, &ve) {
+		fmt.Fprintf(w, "wsplug: %v\n", err)
+		return
+	}
+	for _, p := range ve.Problems {
+		fmt.Fprintf(w, "%s\n", p)
+	}
+	n := len(ve.Problems)
+	fmt.Fprintf(w, "%d %s\n", n, plural(n, "problem", "problems"))
 }
 
 func plural(n int, one, many string) string {

@@ -1,6 +1,7 @@
 // Command wsplug runs websocket API clients described in a YAML file and
 // extended by WebAssembly plugins.
 //
+//	wsplug run [-c FILE]         run the clients: messages out on stdout, in on stdin
 //	wsplug validate FILE         check a config file, report every problem
 //	wsplug resolve FILE [API]    print each websocket client's URL and headers
 //	wsplug plugin inspect FILE   what the host makes of a plugin module
@@ -37,6 +38,7 @@ type command struct {
 }
 
 var commands = []command{
+	{"run", "[-c FILE]", "run the config's clients: messages out on stdout, in on stdin", runRun},
 	{"validate", "FILE", "check a config file and report every problem in it", runValidate},
 	{"resolve", "FILE [API]", "print each websocket client's final URL and headers", runResolve},
 	{"plugin", "inspect|hash FILE", "what the host makes of a plugin module; its sha256", runPlugin},
