@@ -25,7 +25,9 @@ lint:
 	$(GO) vet ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./abi/... ./plugins/...
 
-# plugins: the first-party plugins, as plugins/NAME.wasm.
+# plugins: the first-party plugins, as plugins/NAME.wasm. Go's build cache
+# decides what is up to date, so each is built every time; an unchanged
+# one takes a moment.
 plugins: $(PLUGINS:%=plugins/%.wasm)
 
 plugins/%.wasm: FORCE
@@ -59,11 +61,11 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# demo: today, what the config layer does with a ComfyUI client. The full
-# demo (an embedded server, a prompt run to completion) comes with the
-# connection manager.
+# demo: the main job, on a ComfyUI-like server inside the process: the
+# bundled plugins (built first), a client id, a JWT header, a transform,
+# one prompt run to completion.
 demo:
-	$(GO) run ./cmd/wsplug validate examples/comfyui/wsplug.yaml
-	$(GO) run ./cmd/wsplug resolve examples/comfyui/wsplug.yaml
+	$(MAKE) -j3 plugins/ids.wasm plugins/jwt.wasm plugins/json.wasm
+	$(GO) run ./cmd/wsplug demo
 
 FORCE:

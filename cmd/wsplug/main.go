@@ -6,6 +6,7 @@
 //	wsplug resolve FILE [API]    print each websocket client's URL and headers
 //	wsplug plugin inspect FILE   what the host makes of a plugin module
 //	wsplug plugin hash FILE      the sha256 to pin a plugin with
+//	wsplug demo                  a ComfyUI prompt against a server in this process
 //
 // Exit codes: 0 success, 1 the input is wrong, 2 usage.
 package main
@@ -42,6 +43,7 @@ var commands = []command{
 	{"validate", "FILE", "check a config file and report every problem in it", runValidate},
 	{"resolve", "FILE [API]", "print each websocket client's final URL and headers", runResolve},
 	{"plugin", "inspect|hash FILE", "what the host makes of a plugin module; its sha256", runPlugin},
+	{"demo", "", "a ComfyUI prompt run to completion against a server in this process", runDemo},
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
