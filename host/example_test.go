@@ -1,0 +1,121 @@
+package host_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/coder/websocket"
+
+	"github.com/wsplug/wsplug/config"
+	"github.com/wsplug/wsplug/host"
+)
+
+// echoServer answers every text message with "echo: " and the message.
+func echoServer() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			_, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			c.Write(r.Context(), websocket.MessageText, append([]byte("echo: "), msg...))
+		}
+	}))
+}
+
+func writeConfig(yaml string) string {
+	dir, _ := os.MkdirTemp("", "wsplug-example")
+	path := filepath.Join(dir, "wsplug.yaml")
+	os.WriteFile(path, []byte(yaml), 0o600)
+	return path
+}
+
+// A program that embeds the host: a Go client id format registered beside
+// whatever plugins the config loads, a message sent, the answer read.
+func Example() {
+	srv := echoServer()
+	defer srv.Close()
+	ctx := context.Background()
+
+	reg := host.NewRegistry()
+	reg.RegisterClientIDFormat("ticket", config.ClientIDFunc(func(context.Context) (string, error) {
+		return "ticket-0042", nil
+	}))
+	path := writeConfig(`apis:
+  - name: Echo
+    url: ` + srv.URL + `
+    websocket:
+      client_id_required: true
+      client_id_format: ticket
+`)
+	s, err := host.LoadConfig(ctx, path, reg, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close(ctx)
+	h, _ := host.New(s, nil)
+	defer h.Close(ctx)
+	if err := h.Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	c, _ := h.Client("Echo")
+	replies := c.Subscribe(host.Filter{})
+	c.Send(ctx, `{"from":"{client_id}"}`, nil)
+	in, _ := replies.Next(ctx)
+	fmt.Println(c.ClientID())
+	fmt.Println(strings.TrimPrefix(c.Stats().URL, "ws"+strings.TrimPrefix(srv.URL, "http")))
+	fmt.Println(string(in.Data))
+	// Output:
+	// ticket-0042
+	// /ws?clientId=ticket-0042
+	// echo: {"from":"ticket-0042"}
+}
+
+// A Go transform registered by the embedding program runs on every
+// outgoing message of the clients that name it.
+func ExampleRegistry_RegisterTransform() {
+	reg := host.NewRegistry()
+	reg.RegisterTransform("shout", host.TransformFunc(func(_ context.Context, m *host.Message) (host.Action, error) {
+		if m.Binary {
+			return host.Pass, nil
+		}
+		m.Data = []byte(strings.ToUpper(string(m.Data)))
+		return host.Replace, nil
+	}))
+	fmt.Println(reg.Transforms(), reg.Provider("transform", "shout"))
+	// Output:
+	// [shout] go
+}
+
+// Subscriptions pick messages by type and data, end on a condition, and
+// collect values on the way: the ComfyUI prompt-tracking pattern.
+func ExampleClient_Subscribe() {
+	var c *host.Client // from Host.Client("ComfyUI")
+	if c == nil {
+		fmt.Println("see the comfyui example for a running client")
+		return
+	}
+	sub := c.Subscribe(host.Filter{
+		Types:   []string{"progress", "executed", "execution_success"},
+		Where:   map[string]any{"data.prompt_id": "p-1"},
+		Until:   map[string]any{"type": "execution_success"},
+		Extract: map[string]string{"image": "data.output.images.0.filename"},
+	})
+	values, err := sub.Wait(context.Background())
+	fmt.Println(values["image"], err)
+	// Output:
+	// see the comfyui example for a running client
+}
