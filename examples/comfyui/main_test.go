@@ -42,9 +42,19 @@ func fakeComfy(t *testing.T) *httptest.Server {
 		}
 		json.NewDecoder(r.Body).Decode(&req)
 		fmt.Fprintf(w, `{"prompt_id":%q}`, req.PromptID)
-		mu.Lock()
-		c := conns[req.ClientID]
-		mu.Unlock()
+		// The websocket may be open on the client's side a moment before
+		// its handler here has stored it.
+		var c *websocket.Conn
+		for i := 0; c == nil && i < 200; i++ {
+			mu.Lock()
+			c = conns[req.ClientID]
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+		if c == nil {
+			t.Error("no websocket for the prompt's client id")
+			return
+		}
 		go func() {
 			for _, m := range []string{
 				`{"type":"execution_start","data":{"prompt_id":"%s"}}`,
