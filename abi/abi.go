@@ -72,6 +72,7 @@ const (
 	StatusError Status = -1
 )
 
+// String names the status, as the specification does.
 func (s Status) String() string {
 	switch s {
 	case StatusOK:

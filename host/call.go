@@ -35,6 +35,7 @@ type HTTPError struct {
 	Body          string // the start of it
 }
 
+// Error says which endpoint answered what.
 func (e *HTTPError) Error() string {
 	return fmt.Sprintf("api[%s] endpoint[%s]: HTTP %d: %s", e.API, e.Endpoint, e.Status, e.Body)
 }

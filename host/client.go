@@ -510,6 +510,7 @@ type DialError struct {
 	Err    error
 }
 
+// Error says which attempt failed, and how.
 func (e *DialError) Error() string {
 	if e.Status != 0 {
 		return fmt.Sprintf("api[%s] dial %s: handshake refused with HTTP %d: %v", e.API, e.URL, e.Status, e.Err)
@@ -517,6 +518,7 @@ func (e *DialError) Error() string {
 	return fmt.Sprintf("api[%s] dial %s: %v", e.API, e.URL, e.Err)
 }
 
+// Unwrap gives the cause, for errors.Is and errors.As.
 func (e *DialError) Unwrap() error { return e.Err }
 
 // dial resolves the URL and headers for this attempt and opens the
@@ -760,6 +762,7 @@ type DroppedError struct {
 	Err       error
 }
 
+// Error says which transform dropped the message, and why.
 func (e *DroppedError) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("transform[%s] failed and the message was dropped: %v", e.Transform, e.Err)
@@ -767,8 +770,10 @@ func (e *DroppedError) Error() string {
 	return fmt.Sprintf("transform[%s] dropped the message", e.Transform)
 }
 
+// Is makes errors.Is(err, ErrDropped) true.
 func (e *DroppedError) Is(target error) bool { return target == ErrDropped }
 
+// Unwrap gives the transform's failure, if it failed.
 func (e *DroppedError) Unwrap() error { return e.Err }
 
 // ClientStats are a client's counters since the host started.

@@ -36,6 +36,7 @@ type PluginError struct {
 	Detail string
 }
 
+// Error reads "plugin[NAME] CALL: KIND: DETAIL".
 func (e *PluginError) Error() string {
 	var b strings.Builder
 	b.WriteString("plugin[")

@@ -172,6 +172,7 @@ const (
 	StateFailed
 )
 
+// String names the state as the log and the admin API show it.
 func (s State) String() string {
 	switch s {
 	case StateOff:

@@ -22,6 +22,7 @@ const (
 	Drop
 )
 
+// String names the action.
 func (a Action) String() string {
 	switch a {
 	case Pass:

@@ -89,9 +89,13 @@ func (f *Filter) needsJSON() bool {
 // Frames are the kinds of frame a subscription keeps.
 type Frames int
 
+// Frames a subscription keeps.
 const (
+	// TextFrames: text messages only, the default.
 	TextFrames Frames = iota
+	// BinaryFrames: binary messages only, such as ComfyUI's previews.
 	BinaryFrames
+	// AllFrames: both.
 	AllFrames
 )
 
