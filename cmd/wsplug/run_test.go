@@ -332,3 +332,35 @@ func TestAdminRefusesAnOpenAddressWithoutAToken(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+func TestAdminToken(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	h := requireToken("s3cret", ok)
+	for _, tt := range []struct {
+		name, auth string
+		want       int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"wrong token", "Bearer nope", http.StatusUnauthorized},
+		{"not bearer", "s3cret", http.StatusUnauthorized},
+		{"right token", "Bearer s3cret", http.StatusNoContent},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/clients", nil)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Errorf("status %d, want %d", rec.Code, tt.want)
+			}
+		})
+	}
+	if err := checkAdminAddr("10.0.0.1:7070", "tok"); err != nil {
+		t.Errorf("an open address with a token: %v", err)
+	}
+	if err := checkAdminAddr("localhost:7070", ""); err != nil {
+		t.Errorf("localhost without a token: %v", err)
+	}
+}
