@@ -43,8 +43,9 @@ func (e *HTTPError) Error() string {
 // maxResponse bounds the body Call reads.
 const maxResponse = 64 << 20
 
-// Call makes a request to one of the API's endpoints. The path and the
-// payload resolve their placeholders from vars, the client's values (the
+// Call makes a request to one of the API's endpoints. The payload is
+// JSON-shaped data (maps, slices, strings, numbers) or any value that
+// encodes as JSON. The path and the payload resolve their placeholders from vars, the client's values (the
 // same client id as its websocket), the environment and the plugins;
 // default_headers go under the endpoint's headers; auth, timeout (the
 // endpoint's or default_timeout) and retry (with backoff, on network errors
@@ -69,7 +70,14 @@ func (c *Client) Call(ctx context.Context, endpoint string, payload any, vars Va
 	if payload != nil {
 		p, err := config.ParsePayload(payload)
 		if err != nil {
-			return fail(err)
+			// Not JSON-shaped data (a struct, say): take it as JSON.
+			b, merr := json.Marshal(payload)
+			if merr != nil {
+				return fail(merr)
+			}
+			if p, err = config.ParsePayloadJSON(b); err != nil {
+				return fail(err)
+			}
 		}
 		if body, err = p.Resolve(ctx, lk, config.ResolveOptions{}); err != nil {
 			return fail(err)

@@ -99,6 +99,17 @@ func TestCallEndpoints(t *testing.T) {
 		t.Errorf("json request: %+v", r)
 	}
 
+	type item struct {
+		N  int    `json:"n"`
+		By string `json:"by"`
+	}
+	if _, err := c.Call(ctx, "json", item{N: 5, By: "{client_id}"}, Vars{"id": "s"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(); r.body != `{"by":"`+c.ClientID()+`","n":5}` {
+		t.Errorf("a struct payload: %+v", r)
+	}
+
 	if _, err := c.Call(ctx, "form", map[string]any{"a": "x y", "b": []any{1, 2}}, nil); err != nil {
 		t.Fatal(err)
 	}
