@@ -190,14 +190,7 @@ func (n *pnode) resolve(ctx context.Context, lk Lookup, opts ResolveOptions) (an
 		if ref, ok := n.tmpl.Single(); ok {
 			return resolveSingle(ctx, lk, ref, opts)
 		}
-		r, err := n.tmpl.render(ctx, lk, nil, opts.KeepUnknown)
-		if err != nil {
-			return nil, err
-		}
-		if opts.Redact {
-			return r.shown, nil
-		}
-		return r.plain, nil
+		return resolveText(ctx, n.tmpl, lk, opts)
 	case pList:
 		out := make([]any, len(n.list))
 		for i := range n.list {
@@ -212,16 +205,9 @@ func (n *pnode) resolve(ctx context.Context, lk Lookup, opts ResolveOptions) (an
 	out := make(map[string]any, len(n.obj))
 	for i := range n.obj {
 		f := &n.obj[i]
-		key, ok := f.key.Literal()
-		if !ok {
-			r, err := f.key.render(ctx, lk, nil, opts.KeepUnknown)
-			if err != nil {
-				return nil, err
-			}
-			key = r.plain
-			if opts.Redact {
-				key = r.shown
-			}
+		key, err := resolveText(ctx, f.key, lk, opts)
+		if err != nil {
+			return nil, err
 		}
 		v, err := f.value.resolve(ctx, lk, opts)
 		if err != nil {
@@ -230,6 +216,22 @@ func (n *pnode) resolve(ctx context.Context, lk Lookup, opts ResolveOptions) (an
 		out[key] = v
 	}
 	return out, nil
+}
+
+// resolveText resolves a template to text: the wire's, or with secrets
+// redacted when opts say so.
+func resolveText(ctx context.Context, t Template, lk Lookup, opts ResolveOptions) (string, error) {
+	if s, ok := t.Literal(); ok {
+		return s, nil
+	}
+	r, err := t.render(ctx, lk, nil, opts.KeepUnknown)
+	if err != nil {
+		return "", err
+	}
+	if opts.Redact {
+		return r.shown, nil
+	}
+	return r.plain, nil
 }
 
 // resolveSingle resolves a string that is one placeholder to the value
@@ -288,18 +290,10 @@ func (n *pnode) appendJSON(ctx context.Context, dst []byte, lk Lookup, opts Reso
 				dst = append(dst, ',')
 			}
 			f := &n.obj[i]
-			key, ok := f.key.Literal()
-			if !ok {
-				r, err := f.key.render(ctx, lk, nil, opts.KeepUnknown)
-				if err != nil {
-					return nil, err
-				}
-				key = r.plain
-				if opts.Redact {
-					key = r.shown
-				}
+			key, err := resolveText(ctx, f.key, lk, opts)
+			if err != nil {
+				return nil, err
 			}
-			var err error
 			if dst, err = appendMarshal(dst, key); err != nil {
 				return nil, err
 			}
