@@ -386,6 +386,9 @@ func (c *Client) setState(to State, attempt int, err error, delay time.Duration)
 	if delay > 0 {
 		attrs = append(attrs, "delay", delay)
 	}
+	if u := c.lastURL.Load(); to == StateConnected && u != nil {
+		attrs = append(attrs, "url", *u) // redacted
+	}
 	level := slog.LevelInfo
 	if err != nil {
 		attrs = append(attrs, "err", err)
@@ -429,11 +432,10 @@ func (c *Client) runLoop(ctx context.Context, r *runHandle, started chan<- error
 			if c.stats.connects.Add(1) > 1 {
 				c.stats.reconnects.Add(1)
 			}
-			c.queue.setConnected(true)
-			c.setState(StateConnected, 0, nil, 0)
 			shown := target.Redacted()
 			c.lastURL.Store(&shown)
-			c.log.Info("connected", "url", shown)
+			c.queue.setConnected(true)
+			c.setState(StateConnected, 0, nil, 0)
 			if started != nil {
 				started <- nil
 				started = nil

@@ -29,6 +29,7 @@ type instance struct {
 	fnInit, fnDescribe, fnClientID, fnPlaceholder, fnTransform api.Function
 
 	stack  [2]uint64
+	limit  time.Duration // the time limit of the next call
 	cc     callContext
 	timer  *time.Timer
 	fired  chan struct{} // closed when a call runs out of time
@@ -98,7 +99,7 @@ func (c *callContext) Err() error {
 // newInstance instantiates the plugin's module, runs its start and init
 // functions, and looks up its exports.
 func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
-	in := &instance{plugin: p, fired: make(chan struct{})}
+	in := &instance{plugin: p, fired: make(chan struct{}), limit: p.timeout}
 	in.stdout = newLineWriter(p.log, "stdout", slog.LevelInfo)
 	in.stderr = newLineWriter(p.log, "stderr", slog.LevelWarn)
 	in.cc.in = in
@@ -119,7 +120,7 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	ictx := ctx
 	if p.timeout > 0 {
 		var cancel context.CancelFunc
-		ictx, cancel = context.WithTimeout(ctx, p.timeout)
+		ictx, cancel = context.WithTimeout(ctx, p.startTimeout())
 		defer cancel()
 	}
 	mod, err := p.runtime.InstantiateModule(ictx, p.compiled, mc)
@@ -140,7 +141,9 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	}
 
 	if in.fnInit != nil {
+		in.limit = p.startTimeout()
 		status, err := in.call(ctx, "init", in.fnInit, nil)
+		in.limit = p.timeout
 		if err == nil && status != abi.StatusOK {
 			err = p.error("init", ErrPluginFailed, resultProblem(status, in))
 		}
@@ -158,7 +161,7 @@ func (p *Plugin) startError(ctx context.Context, in *instance, err error) error 
 	switch {
 	case ctx.Err() != nil:
 		return p.error("start", ErrTimeout, fmt.Sprintf("%s did not return within %s",
-			abi.ExportInitialize, p.timeout))
+			abi.ExportInitialize, p.startTimeout()))
 	case strings.Contains(msg, errOutsideCall.Error()):
 		return p.error("start", ErrTrap, "a host function was called while the module started "+
 			"(from its start function or "+abi.ExportInitialize+"): host functions work only during a call")
@@ -223,7 +226,7 @@ func (in *instance) call(ctx context.Context, what string, fn api.Function, a *c
 	in.cc.Context = ctx
 	limited := in.cc.limited
 	if limited {
-		in.timer.Reset(in.plugin.timeout)
+		in.timer.Reset(in.limit)
 	}
 
 	// Reading the clock costs more than a call on some machines: time one
@@ -278,7 +281,7 @@ func (in *instance) callError(what string, err error) error {
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded:
-			return p.error(what, ErrTimeout, fmt.Sprintf("did not return within %s", p.timeout))
+			return p.error(what, ErrTimeout, fmt.Sprintf("did not return within %s", in.limit))
 		case sys.ExitCodeContextCanceled:
 			return p.error(what, ErrTimeout, "canceled")
 		}

@@ -138,6 +138,14 @@ type PlaceholderInfo struct {
 	Secret bool
 }
 
+// startTimeout bounds a new instance's start (its start section,
+// _initialize and wsplug_init): ten calls' worth, and at least five
+// seconds, since a Go guest's runtime starts there and a busy machine
+// slows it.
+func (p *Plugin) startTimeout() time.Duration {
+	return max(10*p.timeout, 5*time.Second)
+}
+
 // Name is the plugin's name from the config.
 func (p *Plugin) Name() string { return p.name }
 
