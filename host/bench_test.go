@@ -156,6 +156,30 @@ func BenchmarkLoadWarm(b *testing.B) {
 	}
 }
 
+// BenchmarkLoadCold loads a plugin with no compiled code to reuse: a new
+// in-memory cache each time, so the load compiles every function, on every
+// core.
+func BenchmarkLoadCold(b *testing.B) {
+	file := testplugin.Build(b, "plugins/benchjson")
+	ctx := context.Background()
+	spec := config.Plugin{Name: "bench", File: file,
+		Limits: config.Limits{Memory: 64 << 20, Instances: 1}}
+	for b.Loop() {
+		l, err := NewLoader(&LoaderOptions{NoCache: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := l.Load(ctx, spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		p.Close(ctx)
+		l.Close(ctx)
+		b.StartTimer()
+	}
+}
+
 // BenchmarkPoolAcquire takes an idle instance and gives it back.
 func BenchmarkPoolAcquire(b *testing.B) {
 	l := newTestLoader(b, nil)

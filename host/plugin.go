@@ -12,12 +12,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wsplug/wsplug/abi"
@@ -248,7 +250,13 @@ func (p *Plugin) compile(ctx context.Context, l *Loader, data []byte, limits con
 	if err := instantiateHostModule(ctx, p.runtime); err != nil {
 		return fail(err, "")
 	}
-	compiled, err := p.runtime.CompileModule(ctx, data)
+	// A cache miss compiles the functions on every core: a Go guest's
+	// thousands of functions take a second or more on one.
+	compiled, err := p.runtime.CompileModule(
+		experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0)), data)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fail(ctxErr, "while compiling")
+	}
 	if err != nil {
 		return fail(ErrRefused, "invalid module: "+strings.TrimPrefix(err.Error(), "invalid "))
 	}

@@ -483,3 +483,23 @@ func memorySize(p *Plugin) uint32 {
 	defer p.pool.put(in)
 	return in.mem.Size()
 }
+
+// A load whose context ends while it compiles says so, instead of calling
+// a valid module invalid.
+func TestLoadCancelledWhileCompiling(t *testing.T) {
+	file := testplugin.Build(t, "host/testdata/goguest")
+	l, err := NewLoader(&LoaderOptions{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = l.Load(ctx, config.Plugin{Name: "g", File: file, Limits: goLimits})
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrRefused) {
+		t.Fatalf("got %v, want the context's error", err)
+	}
+	if !strings.HasPrefix(err.Error(), "plugin[g] load: context canceled") {
+		t.Errorf("message %q", err)
+	}
+}
