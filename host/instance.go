@@ -312,9 +312,11 @@ func (c *ClientInfo) value(name string) (v string, secret, ok bool) {
 			return "", true, false
 		}
 		if name == abi.ValueAuthUsername {
-			return c.Auth.Username, true, true
+			v = c.Auth.Username
+		} else {
+			v = c.Auth.Password.Reveal()
 		}
-		return c.Auth.Password.Reveal(), true, true
+		return v, true, v != ""
 	}
 	if c.Values == nil {
 		return "", name == abi.ValueToken, false
