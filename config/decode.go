@@ -1,7 +1,10 @@
 package config
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
 	"slices"
@@ -45,19 +48,38 @@ type decoder struct {
 	// botUses counts each bot-only key, to report it once with its count.
 	botUses  map[string]int
 	botFirst map[string]int // index in warnings
+	// expanded counts the values that aliases and merge keys bring in;
+	// past maxExpanded, decoding stops bringing more (see spend).
+	expanded int
+	exceeded bool
 }
+
+// maxExpanded bounds the values that aliases and merge keys may bring into
+// the data, so that a few hundred bytes of nested aliases (a "billion
+// laughs") cannot cost the time and memory of millions of values. A file
+// that reuses an anchor, even many times over, stays far below it.
+const maxExpanded = 10000
 
 // decode turns the YAML document into a File, recording every problem that
 // decoding finds instead of stopping at the first.
 func decode(name string, data []byte) (*File, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, syntaxError(name, err)
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return nil, syntaxError(name, data, err)
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); err != nil && !errors.Is(err, io.EOF) {
+		return nil, syntaxError(name, data, err)
 	}
 	src := &source{file: name, pos: map[string]Pos{}, listKey: "apis"}
 	d := &decoder{src: src, botUses: map[string]int{}, botFirst: map[string]int{}}
 	f := &File{Path: name, src: src}
-	if root.Kind == 0 || len(root.Content) == 0 {
+	if !emptyDocument(&next) {
+		d.problem(posOf(&next), "", "a second YAML document starts here; "+
+			"wsplug reads one document per file")
+	}
+	if emptyDocument(&root) {
 		d.problem(Pos{}, "", "the file is empty; it needs a list of apis")
 		return f, nil
 	}
@@ -73,18 +95,61 @@ func decode(name string, data []byte) (*File, error) {
 	return f, nil
 }
 
+// emptyDocument reports whether n, a document as yaml.v3 decodes it, holds
+// nothing: no document at all, or one that is only a null (a stray "---").
+func emptyDocument(n *yaml.Node) bool {
+	if n.Kind == 0 || len(n.Content) == 0 {
+		return true
+	}
+	c := n.Content[0]
+	return c.Kind == yaml.ScalarNode && c.Tag == "!!null" && c.Value == ""
+}
+
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // syntaxError turns a YAML parser error into a ValidationError with a line.
-func syntaxError(name string, err error) error {
+func syntaxError(name string, data []byte, err error) error {
 	p := Problem{File: name, Message: strings.TrimPrefix(err.Error(), "yaml: ")}
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		p.Pos = Pos{Line: line}
 		p.Message = m[2]
 	}
+	// yaml.v3 names a tab in the indentation in its own words, sometimes on
+	// the line before the tab's.
+	if p.Pos.Line > 0 {
+		for _, line := range []int{p.Pos.Line, p.Pos.Line + 1} {
+			if tabIndented(data, line) {
+				p.Pos.Line = line
+				p.Message += "; YAML does not allow tabs for indentation"
+				break
+			}
+		}
+	}
 	p.Message = "invalid YAML: " + p.Message
 	return &ValidationError{Problems: []Problem{p}}
+}
+
+// tabIndented reports whether the line (counted from 1) of data has a tab in
+// the blanks it starts with.
+func tabIndented(data []byte, line int) bool {
+	for i := 1; i < line; i++ {
+		nl := bytes.IndexByte(data, '\n')
+		if nl < 0 {
+			return false
+		}
+		data = data[nl+1:]
+	}
+	for _, c := range data {
+		switch c {
+		case '\t':
+			return true
+		case ' ':
+			continue
+		}
+		return false
+	}
+	return false
 }
 
 func (d *decoder) problem(at Pos, path, format string, args ...any) {

@@ -296,6 +296,16 @@ func TestValidationProblems(t *testing.T) {
 			want: []string{"wsplug.yaml:5:14: plugins[0].config.x: .inf cannot be written as JSON"},
 		},
 		{
+			name: "a second document",
+			yaml: "apis: []\n---\napis: [1]\n",
+			want: []string{"wsplug.yaml:2:1: a second YAML document starts here; " +
+				"wsplug reads one document per file"},
+		},
+		{
+			name: "an empty second document loses nothing",
+			yaml: "apis: []\n---\n# the end\n",
+		},
+		{
 			name: "every problem at once, across sections",
 			yaml: "apis:\n  - name: A\n    url: ws://h\n    websocket:\n      retry: -5\n      tokn_name: x\n  - name: B\n    url: http://h\n    enabled: maybe\n",
 			want: []string{
@@ -340,11 +350,56 @@ func problems(t *testing.T, yaml string, names Names) []string {
 	return out
 }
 
+// aliasBomb is 431 bytes whose nested aliases make a million values.
+const aliasBomb = `apis: []
+plugins:
+  - name: p
+    path: p.wasm
+    config:
+      l0: &l0 [x,x,x,x,x,x,x,x,x,x]
+      l1: &l1 [*l0,*l0,*l0,*l0,*l0,*l0,*l0,*l0,*l0,*l0]
+      l2: &l2 [*l1,*l1,*l1,*l1,*l1,*l1,*l1,*l1,*l1,*l1]
+      l3: &l3 [*l2,*l2,*l2,*l2,*l2,*l2,*l2,*l2,*l2,*l2]
+      l4: &l4 [*l3,*l3,*l3,*l3,*l3,*l3,*l3,*l3,*l3,*l3]
+      l5: &l5 [*l4,*l4,*l4,*l4,*l4,*l4,*l4,*l4,*l4,*l4]
+      l6: &l6 [*l5,*l5,*l5,*l5,*l5,*l5,*l5,*l5,*l5,*l5]
+`
+
 func TestYAMLSyntaxError(t *testing.T) {
-	got := problems(t, "apis:\n  - name: A\n    url: x: y\n", nil)
-	want := []string{"wsplug.yaml:3: invalid YAML: mapping values are not allowed in this context"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %q, want %q", got, want)
+	tests := []struct {
+		name, yaml string
+		want       string
+	}{
+		{
+			name: "mapping in a plain scalar",
+			yaml: "apis:\n  - name: A\n    url: x: y\n",
+			want: "wsplug.yaml:3: invalid YAML: mapping values are not allowed in this context",
+		},
+		{
+			name: "a tab that starts a line",
+			yaml: "apis:\n\t- name: A\n",
+			want: "wsplug.yaml:2: invalid YAML: found character that cannot start any token; " +
+				"YAML does not allow tabs for indentation",
+		},
+		{
+			name: "a tab after spaces, on the line after the one yaml.v3 names",
+			yaml: "apis:\n  - name: A\n  \turl: x\n",
+			want: "wsplug.yaml:3: invalid YAML: found a tab character that violates indentation; " +
+				"YAML does not allow tabs for indentation",
+		},
+		{
+			name: "a syntax error in a second document",
+			yaml: "apis: []\n---\n]x\n",
+			want: "wsplug.yaml:2: invalid YAML: did not find expected node content",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := problems(t, tt.yaml, nil)
+			if len(got) != 1 || got[0] != tt.want {
+				t.Errorf("got %q\nwant %q", got, tt.want)
+			}
+		})
 	}
 }
 
