@@ -193,7 +193,7 @@ func (d *decoder) object(n *yaml.Node, path string, fields []field, botKeys []st
 		byKey[f.key] = f.decode
 	}
 	seen := map[string]bool{}
-	for _, kv := range pairs(n) {
+	for _, kv := range d.pairs(n, path, origin{}) {
 		k, v := kv.key, kv.value
 		if k.Kind != yaml.ScalarNode {
 			d.problem(posOf(k), path, "keys must be text, got %s", describe(k))
@@ -228,34 +228,66 @@ func (d *decoder) object(n *yaml.Node, path string, fields []field, botKeys []st
 // pair is a key and its value in a mapping.
 type pair struct {
 	key, value *yaml.Node
-	// merged marks a pair that a merge key (<<) brought in.
+	// merged marks a pair that a merge key (<<) brought in: by, the
+	// outermost one.
 	merged bool
+	by     origin
 }
 
 // pairs lists a mapping's pairs, those merged in by << first, so that the
-// mapping's own keys win.
-func pairs(n *yaml.Node) []pair {
+// mapping's own keys win. Each merged pair is spent from the expansion
+// budget, in the name of the outermost alias or merge key: at, or else n's
+// own merge key.
+func (d *decoder) pairs(n *yaml.Node, path string, at origin) []pair {
 	var merged, own []pair
-	for i := 0; i+1 < len(n.Content); i += 2 {
+	for i := 0; i+1 < len(n.Content) && !d.exceeded; i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Tag != "!!merge" {
 			own = append(own, pair{key: k, value: v})
 			continue
 		}
 		v = deref(v)
+		by := at
+		if by.node == nil {
+			by = origin{k, path}
+		}
 		sources := []*yaml.Node{v}
 		if v.Kind == yaml.SequenceNode {
 			sources = v.Content
 		}
 		for _, s := range sources {
-			if s = deref(s); s.Kind == yaml.MappingNode {
-				for _, p := range pairs(s) {
-					merged = append(merged, pair{key: p.key, value: p.value, merged: true})
+			if s = deref(s); s.Kind != yaml.MappingNode {
+				continue
+			}
+			for _, p := range d.pairs(s, path, by) {
+				if !d.spend(by) {
+					break
 				}
+				merged = append(merged, pair{key: p.key, value: p.value, merged: true, by: by})
 			}
 		}
 	}
 	return append(merged, own...)
+}
+
+// origin is the alias or merge key that brings values in, and its path.
+type origin struct {
+	node *yaml.Node
+	path string
+}
+
+// spend takes one value from the expansion budget, and reports at o, once,
+// when there is none left.
+func (d *decoder) spend(o origin) bool {
+	if d.expanded++; d.expanded <= maxExpanded {
+		return true
+	}
+	if !d.exceeded {
+		d.exceeded = true
+		d.problem(posOf(o.node), o.path, "aliases expand to more than %d values; "+
+			"write the data out or nest fewer aliases", maxExpanded)
+	}
+	return false
 }
 
 func deref(n *yaml.Node) *yaml.Node {
@@ -473,7 +505,7 @@ func (d *decoder) pairList(dst *[]Pair) func(*yaml.Node, string) {
 		}
 		at := map[string]int{}   // index in *dst of each name
 		own := map[string]bool{} // names the mapping itself sets
-		for _, kv := range pairs(n) {
+		for _, kv := range d.pairs(n, path, origin{}) {
 			k, v := deref(kv.key), kv.value
 			if k.Kind != yaml.ScalarNode || isNull(k) {
 				d.problem(posOf(k), path, "names must be text, got %s", describe(k))
@@ -514,19 +546,32 @@ func (d *decoder) names(dst *[]string) func(*yaml.Node, string) {
 	}
 }
 
-// value decodes any YAML into data that encodes as JSON.
+// value decodes any YAML into data that encodes as JSON. Every value that
+// an alias brings in is spent from the expansion budget.
 func (d *decoder) value(n *yaml.Node, path string) any {
+	return d.valueOf(n, path, origin{})
+}
+
+// valueOf is value for a node that via brings in (its node is nil for a
+// node of the file's own).
+func (d *decoder) valueOf(n *yaml.Node, path string, via origin) any {
+	if via.node == nil && n.Kind == yaml.AliasNode {
+		via = origin{n, path}
+	}
+	if d.exceeded || via.node != nil && !d.spend(via) {
+		return nil
+	}
 	n = deref(n)
 	switch n.Kind {
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
 		for i, v := range n.Content {
-			out = append(out, d.value(v, index(path, i)))
+			out = append(out, d.valueOf(v, index(path, i), via))
 		}
 		return out
 	case yaml.MappingNode:
 		out := make(map[string]any, len(n.Content)/2)
-		for _, kv := range pairs(n) {
+		for _, kv := range d.pairs(n, path, via) {
 			k := deref(kv.key)
 			if k.Kind != yaml.ScalarNode {
 				d.problem(posOf(k), path, "keys must be text, got %s", describe(k))
@@ -534,7 +579,11 @@ func (d *decoder) value(n *yaml.Node, path string) any {
 			}
 			kp := join(path, k.Value)
 			d.src.pos[kp] = posOf(k)
-			out[k.Value] = d.value(kv.value, kp)
+			by := via
+			if by.node == nil && kv.merged {
+				by = kv.by
+			}
+			out[k.Value] = d.valueOf(kv.value, kp, by)
 		}
 		return out
 	}

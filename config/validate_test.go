@@ -306,6 +306,30 @@ func TestValidationProblems(t *testing.T) {
 			yaml: "apis: []\n---\n# the end\n",
 		},
 		{
+			name: "nested aliases in a plugin's config",
+			yaml: aliasBomb,
+			want: []string{"wsplug.yaml:9:44: plugins[0].config.l3[7]: aliases expand to " +
+				"more than 10000 values; write the data out or nest fewer aliases"},
+		},
+		{
+			name: "an anchor used hundreds of times is fine",
+			yaml: "apis: []\nplugins:\n  - name: p\n    path: p.wasm\n    config:\n" +
+				"      a: &a [1, 2, 3, 4, 5, 6, 7, 8, 9]\n" +
+				"      b: [" + strings.Repeat("*a, ", 900) + "*a]\n",
+		},
+		{
+			name: "nested merge keys in headers",
+			yaml: "x-0: &h0 {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8}\n" +
+				"x-1: &h1 {<<: [*h0, *h0, *h0, *h0, *h0, *h0, *h0, *h0]}\n" +
+				"x-2: &h2 {<<: [*h1, *h1, *h1, *h1, *h1, *h1, *h1, *h1]}\n" +
+				"x-3: &h3 {<<: [*h2, *h2, *h2, *h2, *h2, *h2, *h2, *h2]}\n" +
+				"x-4: &h4 {<<: [*h3, *h3, *h3, *h3, *h3, *h3, *h3, *h3]}\n" +
+				"x-5: &h5 {<<: [*h4, *h4, *h4, *h4, *h4, *h4, *h4, *h4]}\n" +
+				"apis:\n  - name: A\n    url: http://h\n    default_headers: {<<: *h5}\n",
+			want: []string{"wsplug.yaml:10:23: apis[0].default_headers: aliases expand to " +
+				"more than 10000 values; write the data out or nest fewer aliases"},
+		},
+		{
 			name: "every problem at once, across sections",
 			yaml: "apis:\n  - name: A\n    url: ws://h\n    websocket:\n      retry: -5\n      tokn_name: x\n  - name: B\n    url: http://h\n    enabled: maybe\n",
 			want: []string{
