@@ -61,8 +61,13 @@ func (in *instance) trap(format string, args ...any) {
 }
 
 // view returns the plugin's memory at [ptr, ptr+n), trapping the call when
-// the range is outside it. The view is valid until the plugin runs again.
+// the range is outside it. With n 0 it looks at nothing and returns nil, as
+// ABI section 4 says: a C NULL with a length of 0 is fine. The view is
+// valid until the plugin runs again.
 func (in *instance) view(fn string, ptr, n uint32) []byte {
+	if n == 0 {
+		return nil
+	}
 	b, ok := in.mem.Read(ptr, n)
 	if !ok {
 		in.trap("%s: the range [%#x, %#x) is outside the plugin's memory of %d bytes",
@@ -72,14 +77,11 @@ func (in *instance) view(fn string, ptr, n uint32) []byte {
 }
 
 // readTo implements the read protocol: copy v to [ptr, ptr+cap) when it fits,
-// and return its length either way.
+// and return its length either way. The whole buffer must be in memory.
 func (in *instance) readTo(fn string, stack []uint64, v []byte) {
-	ptr, capacity := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
-	if capacity > 0 {
-		dst := in.view(fn, ptr, capacity)
-		if uint64(len(v)) <= uint64(capacity) {
-			copy(dst, v)
-		}
+	dst := in.view(fn, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
+	if len(v) <= len(dst) {
+		copy(dst, v)
 	}
 	stack[0] = api.EncodeI32(int32(len(v)))
 }
@@ -94,11 +96,15 @@ func hostConfigRead(ctx context.Context, _ api.Module, stack []uint64) {
 	in.readTo(abi.FuncConfigRead, stack, in.plugin.configJSON)
 }
 
+// hostOutputSet keeps a copy of the output. One too large is refused before
+// its range is looked at, and leaves the call without an output: a replace
+// after it fails rather than keep an earlier one.
 func hostOutputSet(ctx context.Context, _ api.Module, stack []uint64) {
 	in := current(ctx, abi.FuncOutputSet)
 	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
 	if int64(n) > int64(in.plugin.maxOutput) {
-		in.tooLarge = n
+		*in.dst = (*in.dst)[:0]
+		in.outputSet, in.tooLarge = false, n
 		stack[0] = api.EncodeI32(abi.OutputTooLarge)
 		return
 	}
@@ -111,16 +117,18 @@ func hostOutputSet(ctx context.Context, _ api.Module, stack []uint64) {
 func hostErrorSet(ctx context.Context, _ api.Module, stack []uint64) {
 	in := current(ctx, abi.FuncErrorSet)
 	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
-	cut := min(n, errorTextMax)
-	in.errMsg = string(in.view(abi.FuncErrorSet, ptr, cut))
-	if cut < n {
-		in.errMsg += fmt.Sprintf("… (%d bytes cut)", n-cut)
+	b := in.view(abi.FuncErrorSet, ptr, n)
+	in.errMsg = string(b[:min(n, errorTextMax)])
+	if n > errorTextMax {
+		in.errMsg += fmt.Sprintf("… (%d bytes cut)", n-errorTextMax)
 	}
 }
 
 func hostValueRead(ctx context.Context, _ api.Module, stack []uint64) {
 	in := current(ctx, abi.FuncValueRead)
 	name := in.view(abi.FuncValueRead, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
+	// The buffer must be in memory whatever the answer.
+	in.view(abi.FuncValueRead, api.DecodeU32(stack[2]), api.DecodeU32(stack[3]))
 	v, secret, ok := in.client.value(string(name))
 	switch {
 	case secret && !in.plugin.caps.secrets:
@@ -139,14 +147,16 @@ func hostValueRead(ctx context.Context, _ api.Module, stack []uint64) {
 	stack[0] = stack[2]
 }
 
+// hostLog checks the whole line's range, even at a level that is off, and
+// passes on at most logLineMax bytes of it (and one more, to mark the cut).
 func hostLog(ctx context.Context, _ api.Module, stack []uint64) {
 	in := current(ctx, abi.FuncLog)
 	level := slog.Level(api.DecodeI32(stack[0]))
+	msg := in.view(abi.FuncLog, api.DecodeU32(stack[1]), api.DecodeU32(stack[2]))
 	if !in.plugin.log.enabled(level) {
 		return
 	}
-	msg := in.view(abi.FuncLog, api.DecodeU32(stack[1]), min(api.DecodeU32(stack[2]), logLineMax+1))
-	in.plugin.log.log(level, string(msg))
+	in.plugin.log.log(level, string(msg[:min(len(msg), logLineMax+1)]))
 }
 
 func hostLogEnabled(ctx context.Context, _ api.Module, stack []uint64) {

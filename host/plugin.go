@@ -291,7 +291,7 @@ func (p *Plugin) describe(ctx context.Context) error {
 	}
 	defer p.pool.put(in)
 	status, err := in.call(ctx, "describe", in.fnDescribe, nil)
-	if err == nil && status != abi.StatusOK {
+	if err == nil && (status != abi.StatusOK || in.tooLarge > 0) {
 		err = p.error("describe", ErrPluginFailed, resultProblem(status, in))
 	}
 	if err != nil {

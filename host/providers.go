@@ -54,13 +54,15 @@ func (s *pluginPlaceholder) Placeholder(ctx context.Context, _, arg string, c *C
 		return nil, s.p.failed(err)
 	}
 	secret := s.secret || in.readSecret
-	switch status {
-	case abi.StatusOK:
+	switch {
+	case in.tooLarge > 0:
+		// output_set refused the value: there is none to give.
+	case status == abi.StatusOK:
 		if secret {
 			return config.Secret(in.out), nil
 		}
 		return string(in.out), nil
-	case abi.StatusJSON:
+	case status == abi.StatusJSON:
 		if secret {
 			// A secret keeps its JSON text: the type is lost, the secret kept.
 			return config.Secret(in.out), nil
@@ -123,8 +125,9 @@ func (t *pluginTransform) Transform(ctx context.Context, m *Message) (Action, er
 
 // resultProblem says what is wrong with a call that returned without error.
 func resultProblem(status abi.Status, in *instance) string {
+	uses := status == abi.StatusReplace || status == abi.StatusOK || status == abi.StatusJSON
 	switch {
-	case status == abi.StatusReplace && in.tooLarge > 0:
+	case uses && in.tooLarge > 0:
 		return fmt.Sprintf("its output of %d bytes is larger than the limit of %d",
 			in.tooLarge, in.plugin.maxOutput)
 	case status == abi.StatusReplace:
