@@ -326,7 +326,49 @@ func isNull(n *yaml.Node) bool {
 }
 
 func (d *decoder) typeProblem(n *yaml.Node, path, want string) {
-	d.problem(d.keyPos(n, path), path, "expected %s, got %s", want, describe(n))
+	got := describe(n)
+	if secretPath(path) {
+		got = describeKind(n)
+	}
+	d.problem(d.keyPos(n, path), path, "expected %s, got %s", want, got)
+}
+
+// Keys whose values are, or may hold, secrets: nothing under them is quoted
+// in a message.
+var secretKeys = []string{
+	"auth", "password", "auth_token", "headers", "default_headers", "query_params",
+}
+
+// secretPath reports whether the key at path is, or is under, a secret key.
+func secretPath(path string) bool {
+	for _, seg := range strings.Split(path, ".") {
+		if i := strings.IndexByte(seg, '['); i >= 0 {
+			seg = seg[:i]
+		}
+		if slices.Contains(secretKeys, seg) {
+			return true
+		}
+	}
+	return false
+}
+
+// describeKind names a node's kind for a message, without its value.
+func describeKind(n *yaml.Node) string {
+	n = deref(n)
+	if n.Kind != yaml.ScalarNode {
+		return describe(n)
+	}
+	switch n.ShortTag() {
+	case "!!null":
+		return "null"
+	case "!!int":
+		return "an integer"
+	case "!!float":
+		return "a number"
+	case "!!bool":
+		return "true or false"
+	}
+	return "a string"
 }
 
 // keyPos is where the key of path is, or else where n is.
@@ -668,7 +710,11 @@ func (d *decoder) api(n *yaml.Node, path string) API {
 }
 
 func (d *decoder) auth(n *yaml.Node, path string) *Auth {
-	if isNull(deref(n)) {
+	if n = deref(n); isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		d.typeProblem(n, path, "a mapping") // and not its keys' absence as well
 		return nil
 	}
 	var a Auth

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -164,15 +165,26 @@ const (
 )
 
 // template checks that every placeholder of s is known and well formed.
-func (v *validator) template(path, s string, set int) {
+// When s is a secret, which may be literal text with braces in it, a
+// message names a placeholder only by a known name, never by its argument.
+func (v *validator) template(path, s string, set int, secret bool) {
 	for _, r := range ParseTemplate(s).Refs() {
+		shown := r.String()
+		if secret && r.Arg != "" {
+			shown = "{" + r.Name + ":...}"
+		}
 		if err := checkBuiltinRef(r); err != nil {
-			v.problem(path, "%s %v", r, err)
+			v.problem(path, "%s %v", shown, err)
 			continue
 		}
 		if set == valuePlaceholder && isConnectionValue(r.Name) {
 			v.problem(path, "%s cannot be used here: this key sets one of the connection values; "+
-				"use {env:NAME} or a plugin's placeholder", r)
+				"use {env:NAME} or a plugin's placeholder", shown)
+			continue
+		}
+		if !slices.Contains(v.placeholders, r.Name) && secret {
+			v.problem(path, "unknown placeholder (not shown: this key holds a secret); known: %s; "+
+				"a literal { is written {{", strings.Join(v.placeholders, ", "))
 			continue
 		}
 		if !slices.Contains(v.placeholders, r.Name) {
@@ -206,14 +218,14 @@ func (v *validator) headers(path string, hs []Pair) {
 		if strings.ContainsAny(h.Value, "\r\n") {
 			v.problem(p, "a header value must not contain a line break")
 		}
-		v.template(p, h.Value, anyPlaceholder)
+		v.template(p, h.Value, anyPlaceholder, credentialHeaders[http.CanonicalHeaderKey(h.Name)])
 	}
 }
 
 // url checks a URL template: its placeholders, and, when it has none, the
 // URL itself.
 func (v *validator) url(path, s string, parse func(string) (any, error)) {
-	v.template(path, s, anyPlaceholder)
+	v.template(path, s, anyPlaceholder, false)
 	t := ParseTemplate(s)
 	lit, ok := t.Literal()
 	if !ok {
@@ -235,11 +247,15 @@ func (v *validator) api(a *API, path string) {
 	v.headers(join(path, "default_headers"), a.DefaultHeaders)
 	v.seconds(join(path, "default_timeout"), a.DefaultTimeout)
 	if a.Auth != nil {
-		for _, f := range []struct{ key, value string }{
-			{"auth.username", a.Auth.Username}, {"auth.password", a.Auth.Password.Reveal()},
+		for _, f := range []struct {
+			key, value string
+			secret     bool
+		}{
+			{"auth.username", a.Auth.Username, false},
+			{"auth.password", a.Auth.Password.Reveal(), true},
 		} {
 			if v.required(join(path, f.key), f.value) {
-				v.template(join(path, f.key), f.value, anyPlaceholder)
+				v.template(join(path, f.key), f.value, anyPlaceholder, f.secret)
 			}
 		}
 	}
@@ -311,7 +327,7 @@ func (v *validator) websocket(w *Websocket, path string) {
 		{"client_id", w.ClientID}, {"auth_token", w.AuthToken}, {"session_id", w.SessionID},
 		{"channel", w.Channel}, {"version", w.Version},
 	} {
-		v.template(key(k.key), k.value, valuePlaceholder)
+		v.template(key(k.key), k.value, valuePlaceholder, k.key == "auth_token")
 	}
 	for _, r := range []struct {
 		on          bool
@@ -334,7 +350,7 @@ func (v *validator) websocket(w *Websocket, path string) {
 		if q.Name == "" {
 			v.problem(p, "a query parameter needs a name")
 		}
-		v.template(p, q.Value, anyPlaceholder)
+		v.template(p, q.Value, anyPlaceholder, false)
 	}
 
 	v.atLeast(key("retry"), w.Retry, -1, " (-1 retries without end)")

@@ -330,6 +330,38 @@ func TestValidationProblems(t *testing.T) {
 				"more than 10000 values; write the data out or nest fewer aliases"},
 		},
 		{
+			name: "a secret of the wrong type is not quoted",
+			yaml: "apis:\n  - name: A\n    url: http://h\n    auth: \"user:hunter2secret\"\n" +
+				"    default_headers: \"Authorization: Bearer sk-live-123\"\n" +
+				"    endpoints: [{name: E, headers: 12345}]\n" +
+				"    websocket: {headers: \"X-Key: k\", query_params: \"token=t\"}\n",
+			want: []string{
+				"wsplug.yaml:4:5: apis[0].auth: expected a mapping, got a string",
+				"wsplug.yaml:5:5: apis[0].default_headers: expected a mapping of names to values, " +
+					"got a string",
+				"wsplug.yaml:6:27: apis[0].endpoints[0].headers: expected a mapping of names to " +
+					"values, got an integer",
+				"wsplug.yaml:7:17: apis[0].websocket.headers: expected a mapping of names to values, " +
+					"got a string",
+				"wsplug.yaml:7:38: apis[0].websocket.query_params: expected a mapping of names to " +
+					"values, got a string",
+			},
+		},
+		{
+			name: "braces in a literal secret are not echoed",
+			yaml: "apis:\n  - name: A\n    url: http://h\n    auth: {username: u, password: \"p{w:x}q\"}\n" +
+				"    websocket:\n      auth_token: \"ab{cd}ef\"\n      headers: {X-Api-Key: \"{token:k3y}\"}\n",
+			want: []string{
+				"wsplug.yaml:4:25: apis[0].auth.password: unknown placeholder (not shown: this key " +
+					"holds a secret); known: client_id, token, session_id, channel, version, env; " +
+					"a literal { is written {{",
+				"wsplug.yaml:6:7: apis[0].websocket.auth_token: unknown placeholder (not shown: this " +
+					"key holds a secret); known: client_id, token, session_id, channel, version, env; " +
+					"a literal { is written {{",
+				"wsplug.yaml:7:17: apis[0].websocket.headers.X-Api-Key: {token:...} takes no argument",
+			},
+		},
+		{
 			name: "every problem at once, across sections",
 			yaml: "apis:\n  - name: A\n    url: ws://h\n    websocket:\n      retry: -5\n      tokn_name: x\n  - name: B\n    url: http://h\n    enabled: maybe\n",
 			want: []string{
