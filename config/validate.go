@@ -210,10 +210,19 @@ func (v *validator) syntaxOnly(path, s string) {
 }
 
 func (v *validator) headers(path string, hs []Pair) {
+	first := make(map[string]string, len(hs)) // each name in canonical form: as first written
 	for _, h := range hs {
 		p := join(path, h.Name)
 		if !headerName.MatchString(h.Name) {
 			v.problem(p, "%q is not a valid header name", h.Name)
+		}
+		canon := http.CanonicalHeaderKey(h.Name)
+		if name, dup := first[canon]; dup {
+			at := v.pos(join(path, name))
+			v.problem(p, "%q is the same header as %q on line %d, column %d "+
+				"(header names ignore case); keep one", h.Name, name, at.Line, at.Column)
+		} else {
+			first[canon] = h.Name
 		}
 		if strings.ContainsAny(h.Value, "\r\n") {
 			v.problem(p, "a header value must not contain a line break")

@@ -362,6 +362,21 @@ func TestValidationProblems(t *testing.T) {
 			},
 		},
 		{
+			name: "header names that differ only in case",
+			yaml: "apis:\n  - name: A\n    url: http://h\n    default_headers: {x-a: \"1\", X-A: \"2\"}\n" +
+				"    endpoints:\n      - name: E\n        headers:\n          accept: a\n" +
+				"          ACCEPT: b\n    websocket:\n      headers: {Authorization: x, authorization: y}\n",
+			want: []string{
+				`wsplug.yaml:4:33: apis[0].default_headers.X-A: "X-A" is the same header as "x-a" ` +
+					"on line 4, column 23 (header names ignore case); keep one",
+				`wsplug.yaml:9:11: apis[0].endpoints[0].headers.ACCEPT: "ACCEPT" is the same header ` +
+					`as "accept" on line 8, column 11 (header names ignore case); keep one`,
+				`wsplug.yaml:11:35: apis[0].websocket.headers.authorization: "authorization" is the ` +
+					`same header as "Authorization" on line 11, column 17 (header names ignore case); ` +
+					"keep one",
+			},
+		},
+		{
 			name: "every problem at once, across sections",
 			yaml: "apis:\n  - name: A\n    url: ws://h\n    websocket:\n      retry: -5\n      tokn_name: x\n  - name: B\n    url: http://h\n    enabled: maybe\n",
 			want: []string{
