@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -237,15 +238,9 @@ func (p *Plan) paramUses(placeholder string) bool {
 
 // parseWebsocketURL checks that s is an absolute ws:// or wss:// URL.
 func parseWebsocketURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
+	u, err := parseAbsoluteURL(s, "ws", "wss")
 	if err != nil {
-		return nil, unwrapURLError(err)
-	}
-	if u.Scheme != "ws" && u.Scheme != "wss" {
-		return nil, fmt.Errorf("scheme must be ws or wss, got %q", u.Scheme)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("%q has no host", s)
+		return nil, err
 	}
 	u.Fragment, u.RawFragment = "", ""
 	return u, nil
@@ -253,15 +248,30 @@ func parseWebsocketURL(s string) (*url.URL, error) {
 
 // parseHTTPURL checks that s is an absolute http:// or https:// URL.
 func parseHTTPURL(s string) (*url.URL, error) {
+	return parseAbsoluteURL(s, "http", "https")
+}
+
+// parseAbsoluteURL checks that s is a URL with one of the two schemes, a
+// host, and a port, when it has one, that TCP can use.
+func parseAbsoluteURL(s, scheme, secure string) (*url.URL, error) {
+	if strings.TrimSpace(s) != s {
+		// url.Parse would say "first path segment in URL cannot contain colon".
+		return nil, errors.New("the URL has spaces before or after it; remove them")
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, unwrapURLError(err)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("scheme must be http or https, got %q", u.Scheme)
+	if u.Scheme != scheme && u.Scheme != secure {
+		return nil, fmt.Errorf("scheme must be %s or %s, got %q", scheme, secure, u.Scheme)
 	}
 	if u.Host == "" {
 		return nil, fmt.Errorf("%q has no host", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("port %s is out of range 1-65535", p)
+		}
 	}
 	return u, nil
 }

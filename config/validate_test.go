@@ -377,6 +377,23 @@ func TestValidationProblems(t *testing.T) {
 			},
 		},
 		{
+			name: "ports out of range",
+			yaml: "apis:\n  - name: A\n    url: \"http://h:70000\"\n    websocket: {url: \"ws://h:0/ws\"}\n",
+			want: []string{
+				"wsplug.yaml:3:5: apis[0].url: port 70000 is out of range 1-65535",
+				"wsplug.yaml:4:17: apis[0].websocket.url: port 0 is out of range 1-65535",
+			},
+		},
+		{
+			name: "a URL with spaces around it",
+			yaml: "apis:\n  - name: A\n    url: \" http://h\"\n    websocket: {url: \"ws://h/ws \"}\n",
+			want: []string{
+				"wsplug.yaml:3:5: apis[0].url: the URL has spaces before or after it; remove them",
+				"wsplug.yaml:4:17: apis[0].websocket.url: the URL has spaces before or after it; " +
+					"remove them",
+			},
+		},
+		{
 			name: "every problem at once, across sections",
 			yaml: "apis:\n  - name: A\n    url: ws://h\n    websocket:\n      retry: -5\n      tokn_name: x\n  - name: B\n    url: http://h\n    enabled: maybe\n",
 			want: []string{
