@@ -185,7 +185,7 @@ func (p *Plan) Resolve(ctx context.Context, v *Values, src Lookup) (*Target, err
 }
 
 // baseURL resolves the configured URL, or derives ws:// or wss:// from the
-// API's HTTP URL with /ws after its path. It returns the URL twice: to dial,
+// API's HTTP URL (see wsFromHTTP). It returns the URL twice: to dial,
 // and with secrets redacted.
 func (p *Plan) baseURL(ctx context.Context, lk Lookup) (u, shown *url.URL, err error) {
 	key := "websocket url"
@@ -276,17 +276,18 @@ func parseAbsoluteURL(s, scheme, secure string) (*url.URL, error) {
 	return u, nil
 }
 
-// wsFromHTTP derives the websocket URL from an API's HTTP URL.
+// wsFromHTTP derives the websocket URL from an API's HTTP URL: ws://, or
+// wss:// for https, on its host (and user, if it names one) with path /ws.
+// The HTTP URL's path and query are the HTTP API's, not the socket's.
 func wsFromHTTP(s string) (*url.URL, error) {
 	u, err := parseHTTPURL(s)
 	if err != nil {
 		return nil, err
 	}
-	w := &url.URL{Scheme: "ws", User: u.User, Host: u.Host}
+	w := &url.URL{Scheme: "ws", User: u.User, Host: u.Host, Path: "/ws"}
 	if u.Scheme == "https" {
 		w.Scheme = "wss"
 	}
-	w.Path = strings.TrimRight(u.Path, "/") + "/ws"
 	return w, nil
 }
 

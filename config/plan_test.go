@@ -69,11 +69,18 @@ func TestPlanResolve(t *testing.T) {
 			wantURL:   "ws://h/ws",
 		},
 		{
-			name:      "derived from http, path kept",
+			name:      "derived from http: the host, with path /ws",
 			apiURL:    "http://127.0.0.1:8188/comfy/",
 			websocket: "client_id_required: true",
 			values:    Values{ClientID: "abc"},
-			wantURL:   "ws://127.0.0.1:8188/comfy/ws?clientId=abc",
+			wantURL:   "ws://127.0.0.1:8188/ws?clientId=abc",
+		},
+		{
+			name:      "derived from https with a port, a path and a query",
+			apiURL:    "\"https://h.example:8443/api/v1/?x=1\"",
+			websocket: "client_id_required: true",
+			values:    Values{ClientID: "abc"},
+			wantURL:   "wss://h.example:8443/ws?clientId=abc",
 		},
 		{
 			name:      "derived from https is wss",
