@@ -125,7 +125,9 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	}
 	mod, err := p.runtime.InstantiateModule(ictx, p.compiled, mc)
 	if err != nil {
-		return nil, p.startError(ictx, in, err)
+		err = p.startError(ictx, in, err)
+		in.close()
+		return nil, err
 	}
 	in.mod = mod
 	in.mem = mod.ExportedMemory(abi.ExportMemory)
@@ -185,6 +187,8 @@ func firstLine(s string) string {
 	return s
 }
 
+// close closes the module, logs what it wrote to stdout and stderr without
+// ending the line, and reports the log lines dropped so far.
 func (in *instance) close() {
 	if in.timer != nil {
 		in.timer.Stop()
@@ -192,6 +196,9 @@ func (in *instance) close() {
 	if in.mod != nil {
 		_ = in.mod.Close(context.Background())
 	}
+	in.stdout.close()
+	in.stderr.close()
+	in.plugin.log.flush()
 }
 
 // sampleEvery is how many calls an instance makes per timed one.

@@ -379,8 +379,9 @@ func validName(s string) bool {
 }
 
 // Close closes the plugin: idle instances at once, busy ones as their calls
-// end, then the runtime. If ctx ends first, the calls still running are cut
-// short. Calls after Close fail with ErrClosed.
+// end, then the runtime, and reports the log lines it dropped. If ctx ends
+// first, the calls still running are cut short. Calls after Close fail with
+// ErrClosed.
 func (p *Plugin) Close(ctx context.Context) error {
 	if p.pool != nil {
 		select {
@@ -388,7 +389,9 @@ func (p *Plugin) Close(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
-	return p.runtime.Close(context.Background())
+	err := p.runtime.Close(context.Background())
+	p.log.flush()
+	return err
 }
 
 // PluginStats are a plugin's counters.

@@ -42,7 +42,8 @@ func TestGoGuestProvides(t *testing.T) {
 		Placeholders: []PlaceholderInfo{
 			{Name: "go_client"}, {Name: "go_token_len"}, {Name: "go_num"},
 		},
-		Transforms: []string{"go_echo", "go_pass", "go_fail", "go_panic", "go_exit", "go_oom", "go_log"},
+		Transforms: []string{"go_echo", "go_pass", "go_fail", "go_panic", "go_exit", "go_oom", "go_log",
+			"go_stdout", "go_stderr"},
 	}
 	if got := p.Provides(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("provides\n got %+v\nwant %+v", got, want)

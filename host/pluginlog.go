@@ -20,20 +20,29 @@ const (
 
 // pluginLog writes a plugin's log lines and its stdout and stderr to the
 // host's logger, through one token bucket, so that a flood costs the host
-// little and shows up as a count of dropped lines.
+// little and shows up as a count of dropped lines. Every dropped line is
+// reported: the first at once, the ones after it in a summary when the
+// report window (gap) reopens, from a timer, so a plugin that has gone
+// quiet is reported too; and what is left when an instance or the plugin
+// closes.
 type pluginLog struct {
 	logger *slog.Logger
 	plugin string
+	gap    time.Duration // between reports
 
 	mu         sync.Mutex
 	tokens     float64
 	last       time.Time
-	dropped    int64
+	dropped    int64 // not reported yet
 	lastReport time.Time
+	timer      *time.Timer // reports dropped when the window reopens
+	armed      bool        // timer is set
 }
 
 func newPluginLog(logger *slog.Logger, plugin string) *pluginLog {
-	return &pluginLog{logger: logger, plugin: plugin, tokens: logBurst, last: time.Now()}
+	return &pluginLog{
+		logger: logger, plugin: plugin, gap: dropReportGap, tokens: logBurst, last: time.Now(),
+	}
 }
 
 func (l *pluginLog) enabled(level slog.Level) bool {
@@ -52,16 +61,9 @@ func (l *pluginLog) log(level slog.Level, msg string, attrs ...slog.Attr) {
 	l.last = now
 	if l.tokens < 1 {
 		l.dropped++
-		report := now.Sub(l.lastReport) >= dropReportGap
-		dropped := l.dropped
-		if report {
-			l.lastReport, l.dropped = now, 0
-		}
+		n := l.due(now)
 		l.mu.Unlock()
-		if report {
-			l.logger.LogAttrs(context.Background(), slog.LevelWarn, "plugin log lines dropped",
-				slog.String("plugin", l.plugin), slog.Int64("dropped", dropped))
-		}
+		l.report(n)
 		return
 	}
 	l.tokens--
@@ -71,6 +73,51 @@ func (l *pluginLog) log(level slog.Level, msg string, attrs ...slog.Attr) {
 	}
 	attrs = append(attrs, slog.String("plugin", l.plugin))
 	l.logger.LogAttrs(context.Background(), level, msg, attrs...)
+}
+
+// due returns the count of dropped lines to report now, when the window is
+// open, and takes it; otherwise it sets the timer for when the window
+// reopens and returns 0. l.mu is held.
+func (l *pluginLog) due(now time.Time) int64 {
+	wait := l.lastReport.Add(l.gap).Sub(now)
+	if wait <= 0 {
+		n := l.dropped
+		l.dropped, l.lastReport = 0, now
+		return n
+	}
+	if !l.armed {
+		l.armed = true
+		if l.timer == nil {
+			l.timer = time.AfterFunc(wait, l.flush)
+		} else {
+			l.timer.Reset(wait)
+		}
+	}
+	return 0
+}
+
+// flush reports the dropped lines not reported yet, as the window reopens
+// or an instance or the plugin closes.
+func (l *pluginLog) flush() {
+	l.mu.Lock()
+	if l.armed {
+		l.timer.Stop()
+		l.armed = false
+	}
+	n := l.dropped
+	if n > 0 {
+		l.dropped, l.lastReport = 0, time.Now()
+	}
+	l.mu.Unlock()
+	l.report(n)
+}
+
+func (l *pluginLog) report(n int64) {
+	if n == 0 {
+		return
+	}
+	l.logger.LogAttrs(context.Background(), slog.LevelWarn, "plugin log lines dropped",
+		slog.String("plugin", l.plugin), slog.Int64("dropped", n))
 }
 
 // lineWriter is an instance's stdout or stderr: it cuts what the plugin
@@ -119,6 +166,13 @@ func (w *lineWriter) flush() {
 		w.log.log(w.level, string(line), w.stream)
 	}
 	w.buf = w.buf[:0]
+}
+
+// close logs a last line that did not end, as its instance closes.
+func (w *lineWriter) close() {
+	if len(w.buf) > 0 {
+		w.flush()
+	}
 }
 
 // reset forgets the first line, at the start of a call.

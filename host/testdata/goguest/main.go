@@ -60,6 +60,15 @@ func init() {
 		os.Stdout.WriteString("to stdout\n")
 		return guest.Pass(), nil
 	})
+	// go_stdout and go_stderr write the payload as it is, lines or not.
+	guest.Transform("go_stdout", func(m guest.Message) (guest.Result, error) {
+		os.Stdout.Write(m.Data)
+		return guest.Pass(), nil
+	})
+	guest.Transform("go_stderr", func(m guest.Message) (guest.Result, error) {
+		os.Stderr.Write(m.Data)
+		return guest.Pass(), nil
+	})
 }
 
 func main() {}
