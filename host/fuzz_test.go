@@ -13,10 +13,12 @@ import (
 	"github.com/wsplug/wsplug/config"
 )
 
-// FuzzReadImports feeds the import-section reader any bytes: it must not
-// panic, and it must agree with itself on a module it accepted.
-func FuzzReadImports(f *testing.F) {
-	for _, name := range []string{"healthy", "import_sock", "import_memory", "abi_v2", "truncated", "notwasm"} {
+// FuzzReadWasm feeds the reader of the type, import and export sections any
+// bytes: it must not panic, and it must agree with itself on a module it
+// accepted.
+func FuzzReadWasm(f *testing.F) {
+	for _, name := range []string{"healthy", "import_sock", "import_memory", "import_signature",
+		"abi_v2", "truncated", "notwasm"} {
 		b, err := os.ReadFile(hostile(name))
 		if err != nil {
 			f.Fatal(err)
@@ -25,19 +27,25 @@ func FuzzReadImports(f *testing.F) {
 	}
 	f.Add([]byte("\x00asm\x01\x00\x00\x00\x02\x80\x80\x80\x80\x10"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		imports, err := readImports(b)
+		m, err := readWasm(b)
 		if err != nil {
 			if !errors.Is(err, errNotWasm) {
 				t.Fatalf("error does not say the bytes are not a module: %v", err)
 			}
 			return
 		}
-		for _, imp := range imports {
-			if imp.Kind > importTag {
+		for _, imp := range m.Imports {
+			if imp.Kind > importTag || imp.Type != nil && imp.Kind != importFunc {
 				t.Fatalf("accepted an unknown kind: %+v", imp)
 			}
 		}
-		importProblems(imports) // must not panic either
+		for _, e := range m.Exports {
+			if e.Kind > importTag {
+				t.Fatalf("accepted an unknown export kind: %+v", e)
+			}
+		}
+		importProblems(m.Imports) // must not panic either
+		versionProblem(m.Imports, nil)
 	})
 }
 

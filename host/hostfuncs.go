@@ -16,24 +16,38 @@ import (
 // running, as from a start function.
 var errOutsideCall = errors.New("host function called outside a call")
 
+// hostFuncs are the ABI's host functions with their signatures.
+var hostFuncs = []struct {
+	name string
+	fn   api.GoModuleFunc
+	funcType
+}{
+	{abi.FuncInputRead, hostInputRead, funcType{[]api.ValueType{i32, i32}, []api.ValueType{i32}}},
+	{abi.FuncOutputSet, hostOutputSet, funcType{[]api.ValueType{i32, i32}, []api.ValueType{i32}}},
+	{abi.FuncErrorSet, hostErrorSet, funcType{[]api.ValueType{i32, i32}, nil}},
+	{abi.FuncConfigRead, hostConfigRead, funcType{[]api.ValueType{i32, i32}, []api.ValueType{i32}}},
+	{abi.FuncValueRead, hostValueRead, funcType{[]api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}}},
+	{abi.FuncLog, hostLog, funcType{[]api.ValueType{i32, i32, i32}, nil}},
+	{abi.FuncLogEnabled, hostLogEnabled, funcType{[]api.ValueType{i32}, []api.ValueType{i32}}},
+}
+
+const i32 = api.ValueTypeI32
+
+// hostFuncType is the signature of the host function of that name.
+func hostFuncType(name string) (funcType, bool) {
+	for _, f := range hostFuncs {
+		if f.name == name {
+			return f.funcType, true
+		}
+	}
+	return funcType{}, false
+}
+
 // instantiateHostModule adds the ABI's host functions to a runtime.
 func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
-	i32 := api.ValueTypeI32
 	b := rt.NewHostModuleBuilder(abi.ImportModule)
-	for _, f := range []struct {
-		name            string
-		fn              api.GoModuleFunc
-		params, results []api.ValueType
-	}{
-		{abi.FuncInputRead, hostInputRead, []api.ValueType{i32, i32}, []api.ValueType{i32}},
-		{abi.FuncOutputSet, hostOutputSet, []api.ValueType{i32, i32}, []api.ValueType{i32}},
-		{abi.FuncErrorSet, hostErrorSet, []api.ValueType{i32, i32}, nil},
-		{abi.FuncConfigRead, hostConfigRead, []api.ValueType{i32, i32}, []api.ValueType{i32}},
-		{abi.FuncValueRead, hostValueRead, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}},
-		{abi.FuncLog, hostLog, []api.ValueType{i32, i32, i32}, nil},
-		{abi.FuncLogEnabled, hostLogEnabled, []api.ValueType{i32}, []api.ValueType{i32}},
-	} {
-		b.NewFunctionBuilder().WithGoModuleFunction(f.fn, f.params, f.results).Export(f.name)
+	for _, f := range hostFuncs {
+		b.NewFunctionBuilder().WithGoModuleFunction(f.fn, f.Params, f.Results).Export(f.name)
 	}
 	_, err := b.Instantiate(ctx)
 	return err

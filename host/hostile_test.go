@@ -137,6 +137,10 @@ func TestHostilePlugins(t *testing.T) {
 			detail: "load: refused: it imports env.system: plugins import only from wsplug_v1 and wasi_snapshot_preview1"},
 		{name: "unknown host function", file: hostile("import_unknown_host"), kind: ErrRefused,
 			detail: "load: refused: it imports wsplug_v1.exec, which ABI v1 does not have"},
+		{name: "host function and WASI imports of the wrong types", file: hostile("import_signature"),
+			kind: ErrRefused, detail: "load: refused: import wsplug_v1.output_set has type (i32) -> (), " +
+				"the ABI's is (i32, i32) -> (i32); import wasi_snapshot_preview1.fd_write has type " +
+				"(i64) -> (i32), WASI's is (i32, i32, i32, i32) -> (i32)"},
 		{name: "imported memory", file: hostile("import_memory"), kind: ErrRefused,
 			detail: "load: refused: it imports a memory, env.memory: a plugin defines its own memory, tables and globals"},
 		{name: "ABI v2 by marker and imports", file: hostile("abi_v2"), kind: ErrRefused,

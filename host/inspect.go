@@ -42,11 +42,12 @@ func Inspect(ctx context.Context, file string) (*Report, error) {
 	}
 	sum := sha256.Sum256(data)
 	r := &Report{File: file, Size: len(data), SHA256: hex.EncodeToString(sum[:])}
-	imports, err := readImports(data)
+	mod, err := readWasm(data)
 	if err != nil {
 		r.Problems = append(r.Problems, err.Error())
 		return r, nil
 	}
+	imports := mod.Imports
 	for _, imp := range imports {
 		r.Imports = append(r.Imports, fmt.Sprintf("%s (%s)", imp, imp.Kind))
 	}

@@ -181,10 +181,11 @@ func (l *Loader) Load(ctx context.Context, spec config.Plugin) (*Plugin, error) 
 	if spec.SHA256 != "" && !strings.EqualFold(spec.SHA256, sum) {
 		return nil, refuse("%s: %s hashes to %s; the config pins %s", sha256Mismatch, file, sum, spec.SHA256)
 	}
-	imports, err := readImports(data)
+	mod, err := readWasm(data)
 	if err != nil {
 		return nil, refuse("%s: %v", file, err)
 	}
+	imports := mod.Imports
 	if v := versionProblem(imports, nil); v != "" {
 		return nil, refuse("%s", v)
 	}

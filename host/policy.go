@@ -1,13 +1,16 @@
 package host
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wsplug/wsplug/abi"
 )
@@ -73,8 +76,12 @@ func importProblems(imports []wasmImport) []string {
 			out = append(out, fmt.Sprintf("it imports a %s, %s: a plugin defines its own memory, "+
 				"tables and globals", imp.Kind, imp))
 		case imp.Module == abi.ImportModule:
-			if !slices.Contains(abi.HostFuncs, imp.Name) {
+			want, ok := hostFuncType(imp.Name)
+			switch {
+			case !ok:
 				out = append(out, fmt.Sprintf("it imports %s, which ABI v%d does not have", imp, abi.Version))
+			case imp.Type != nil && !want.equal(*imp.Type):
+				out = append(out, fmt.Sprintf("import %s has type %s, the ABI's is %s", imp, imp.Type, want))
 			}
 		case imp.Module == wasiModule:
 			switch {
@@ -83,6 +90,10 @@ func importProblems(imports []wasmImport) []string {
 			case !wasiAllowed[imp.Name]:
 				out = append(out, fmt.Sprintf("it imports %s, which is not a WASI function "+
 					"plugins may use", imp))
+			case imp.Type != nil:
+				if want, ok := wasiTypes()[imp.Name]; ok && !want.equal(*imp.Type) {
+					out = append(out, fmt.Sprintf("import %s has type %s, WASI's is %s", imp, imp.Type, want))
+				}
 			}
 		default:
 			out = append(out, fmt.Sprintf("it imports %s: plugins import only from %s and %s",
@@ -90,6 +101,28 @@ func importProblems(imports []wasmImport) []string {
 		}
 	}
 	return out
+}
+
+// wasiTypes are the signatures of the WASI functions wazero provides, read
+// once from its host module, so that a wrong one is refused before
+// instantiating instead of failing there as a link error.
+var wasiTypes = sync.OnceValue(func() map[string]funcType {
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(ctx)
+	out := map[string]funcType{}
+	compiled, err := wasi_snapshot_preview1.NewBuilder(rt).Compile(ctx)
+	if err != nil {
+		return out // instantiating will check the types
+	}
+	for name, def := range compiled.ExportedFunctions() {
+		out[name] = funcType{Params: def.ParamTypes(), Results: def.ResultTypes()}
+	}
+	return out
+})
+
+func (t funcType) equal(u funcType) bool {
+	return slices.Equal(t.Params, u.Params) && slices.Equal(t.Results, u.Results)
 }
 
 // exportSignatures are the ABI's function exports: params, then results.

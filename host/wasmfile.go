@@ -5,13 +5,37 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/tetratelabs/wazero/api"
 )
+
+// wasmModule is what the host reads of a binary module before compiling it.
+type wasmModule struct {
+	Imports []wasmImport
+	Exports []wasmExport
+}
 
 // A wasmImport is one entry of a module's import section.
 type wasmImport struct {
 	Module, Name string
 	Kind         importKind
+	// Type is a function import's signature; nil when the type section
+	// holds something this reader does not know (compiling will say what).
+	Type *funcType
 }
+
+// A wasmExport is one entry of a module's export section.
+type wasmExport struct {
+	Name string
+	Kind importKind // exports number their kinds as imports do
+}
+
+// funcType is a function signature.
+type funcType struct {
+	Params, Results []api.ValueType
+}
+
+func (t funcType) String() string { return signature(t.Params, t.Results) }
 
 type importKind byte
 
@@ -44,14 +68,22 @@ func (i wasmImport) String() string { return i.Module + "." + i.Name }
 
 var wasmMagic = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 
-// errNotWasm is wrapped by readImports when the bytes are not a module.
+// errNotWasm is wrapped by readWasm when the bytes are not a module.
 var errNotWasm = errors.New("not a WebAssembly module")
 
-// readImports reads the import section of a binary module without compiling
-// it, so that a module can be refused for what it imports before any work
-// is spent on it. It checks the module's framing (magic, version, section
-// sizes) but nothing else.
-func readImports(b []byte) ([]wasmImport, error) {
+// Section ids of the binary format.
+const (
+	sectionType   = 1
+	sectionImport = 2
+	sectionExport = 7
+)
+
+// readWasm reads the type, import and export sections of a binary module
+// without compiling it, so that a module can be refused for what it
+// imports before any work is spent on it, and described when it does not
+// compile. It checks the module's framing (magic, version, section sizes)
+// and those sections, but nothing else.
+func readWasm(b []byte) (*wasmModule, error) {
 	if len(b) < len(wasmMagic) || !bytes.Equal(b[:4], wasmMagic[:4]) {
 		return nil, fmt.Errorf("%w: it does not start with \\0asm (it starts with %q)", errNotWasm, head(b))
 	}
@@ -59,7 +91,8 @@ func readImports(b []byte) ([]wasmImport, error) {
 		return nil, fmt.Errorf("%w: binary format version %x is not 1", errNotWasm, b[4:8])
 	}
 	r := &reader{b: b, off: 8}
-	var imports []wasmImport
+	m := &wasmModule{}
+	var types []funcType
 	for !r.done() {
 		id := r.byte()
 		size := r.u32()
@@ -72,26 +105,105 @@ func readImports(b []byte) ([]wasmImport, error) {
 		}
 		body := &reader{b: r.b[:r.off+int(size)], off: r.off}
 		r.off += int(size)
-		if id != 2 {
+		var what string
+		switch id {
+		case sectionType:
+			// A form this reader does not know ends the list; the types
+			// after it stay unknown, and compiling refuses the module.
+			types = body.types()
+			continue
+		case sectionImport:
+			what = "import section"
+			m.Imports = body.imports(types)
+		case sectionExport:
+			what = "export section"
+			m.Exports = body.exports()
+		default:
 			continue
 		}
-		n := body.u32()
-		for i := uint32(0); i < n && body.err == nil; i++ {
-			imp := wasmImport{Module: body.name(), Name: body.name(), Kind: importKind(body.byte())}
-			body.skipImportDesc(imp.Kind)
-			imports = append(imports, imp)
-		}
 		if body.err == nil && !body.done() {
-			body.fail("import section has %d bytes left over", len(body.b)-body.off)
+			body.fail("%d bytes left over", len(body.b)-body.off)
 		}
 		if body.err != nil {
-			return nil, fmt.Errorf("%w: import section: %v", errNotWasm, body.err)
+			return nil, fmt.Errorf("%w: %s: %v", errNotWasm, what, body.err)
 		}
 	}
 	if r.err != nil {
 		return nil, fmt.Errorf("%w: %v", errNotWasm, r.err)
 	}
-	return imports, nil
+	return m, nil
+}
+
+// types reads the function types of a type section, up to the first one it
+// does not know.
+func (r *reader) types() []funcType {
+	n := r.u32()
+	var out []funcType
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		if r.byte() != 0x60 {
+			break
+		}
+		var t funcType
+		var ok bool
+		if t.Params, ok = r.valueTypes(); !ok {
+			break
+		}
+		if t.Results, ok = r.valueTypes(); !ok {
+			break
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// valueTypes reads a vector of number, vector and plain reference types.
+func (r *reader) valueTypes() ([]api.ValueType, bool) {
+	n := r.u32()
+	if r.err != nil || uint64(n) > uint64(len(r.b)-r.off) {
+		return nil, false
+	}
+	var out []api.ValueType
+	for range n {
+		switch t := r.byte(); t {
+		case api.ValueTypeI32, api.ValueTypeI64, api.ValueTypeF32, api.ValueTypeF64,
+			0x7b, api.ValueTypeExternref, 0x70: // v128, funcref
+			out = append(out, t)
+		default:
+			return nil, false
+		}
+	}
+	return out, r.err == nil
+}
+
+func (r *reader) imports(types []funcType) []wasmImport {
+	n := r.u32()
+	var out []wasmImport
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		imp := wasmImport{Module: r.name(), Name: r.name(), Kind: importKind(r.byte())}
+		if imp.Kind == importFunc {
+			if idx := r.u32(); uint64(idx) < uint64(len(types)) {
+				imp.Type = &types[idx]
+			}
+		} else {
+			r.skipImportDesc(imp.Kind)
+		}
+		out = append(out, imp)
+	}
+	return out
+}
+
+func (r *reader) exports() []wasmExport {
+	n := r.u32()
+	var out []wasmExport
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		e := wasmExport{Name: r.name(), Kind: importKind(r.byte())}
+		if e.Kind > importTag {
+			r.fail("unknown export kind %d", byte(e.Kind))
+		}
+		r.u32() // the index
+		out = append(out, e)
+	}
+	return out
 }
 
 func head(b []byte) string {
