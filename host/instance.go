@@ -125,7 +125,7 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	}
 	mod, err := p.runtime.InstantiateModule(ictx, p.compiled, mc)
 	if err != nil {
-		err = p.startError(ictx, in, err)
+		err = p.startError(ctx, ictx, in, err)
 		in.close()
 		return nil, err
 	}
@@ -157,11 +157,15 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	return in, nil
 }
 
-// startError explains why instantiation failed.
-func (p *Plugin) startError(ctx context.Context, in *instance, err error) error {
+// startError explains why instantiation failed: ctx is the caller's, ictx
+// the one that bounds the start.
+func (p *Plugin) startError(ctx, ictx context.Context, in *instance, err error) error {
 	msg := err.Error()
 	switch {
 	case ctx.Err() != nil:
+		// The caller stopped waiting: the module did nothing wrong.
+		return p.error("start", ctx.Err(), "")
+	case ictx.Err() != nil:
 		return p.error("start", ErrTimeout, fmt.Sprintf("%s did not return within %s",
 			abi.ExportInitialize, p.startTimeout()))
 	case strings.Contains(msg, errOutsideCall.Error()):

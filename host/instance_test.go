@@ -1,7 +1,10 @@
 package host
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/wsplug/wsplug/config"
 )
@@ -48,5 +51,25 @@ func TestClientValues(t *testing.T) {
 					tt.want, tt.wantSecret, tt.wantOK)
 			}
 		})
+	}
+}
+
+// TestStartHonoursTheCallersContext: when the caller's context ends while an
+// instance starts, the error is the context's, not a timeout of the
+// plugin's start.
+func TestStartHonoursTheCallersContext(t *testing.T) {
+	l := newTestLoader(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := l.Load(ctx, config.Plugin{Name: "slow", File: hostile("slow_start"), Limits: testLimits})
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrTimeout) {
+		t.Fatalf("got %v; want the context's deadline", err)
+	}
+	if want := "plugin[slow] start: context deadline exceeded"; err.Error() != want {
+		t.Errorf("got %q, want %q", err, want)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the load took %s after its context ended", d)
 	}
 }
