@@ -220,7 +220,11 @@ func TestRun(t *testing.T) {
 			t.Errorf("toggle: %s, want %s", toggled.Client.State, want)
 		}
 	}
-	if _, n, closes := p.snapshot(); n != 2 || len(closes) != 1 || closes[0] != websocket.StatusNormalClosure {
+	// The client is connected once the server's answer arrives, which
+	// can be a moment before the server's handler counts the handshake.
+	waitUntil(t, "the second handshake", func() bool { _, n, _ := p.snapshot(); return n >= 2 })
+	if _, n, closes := p.snapshot(); n != 2 || len(closes) != 1 ||
+		closes[0] != websocket.StatusNormalClosure {
 		t.Errorf("after off and on: %d handshakes, closes %v", n, closes)
 	}
 	var sent map[string]bool
