@@ -117,8 +117,7 @@ type Plugin struct {
 
 	calls    atomic.Int64
 	failures atomic.Int64
-	// Timed calls (one in sampleEvery) and their time, for the mean
-	// latency.
+	// Timed calls (one in sampleEvery) and their time, in nanoseconds.
 	sampled, sampledNanos atomic.Int64
 }
 
@@ -395,13 +394,25 @@ func (p *Plugin) Close(ctx context.Context) error {
 	return err
 }
 
-// PluginStats are a plugin's counters.
+// PluginStats are a plugin's counters. Every count only grows while the
+// Plugin exists, so an exporter can publish them as counters as they are.
+// They belong to this Plugin: a Reload that keeps a plugin keeps its
+// counts, but a plugin loaded again (LoadConfig loads every plugin afresh)
+// is a new Plugin whose counts start at zero, while the old one's stay
+// with it.
 type PluginStats struct {
-	Name            string
+	Name string
+	// Calls counts the calls into the plugin; Failures those that failed:
+	// an error or a bad result from the guest, a trap, a timeout, or no
+	// instance to run on.
 	Calls, Failures int64
-	// CallTime estimates the time spent in calls, all together (one call
-	// in 16 is timed); with Calls it gives the mean latency.
-	CallTime time.Duration
+	// TimedCalls counts the calls whose time was measured, one in 16 of
+	// each instance's calls, since reading the clock can cost more than a
+	// short call; TimedCallTime is the time they took, all together.
+	// TimedCallTime / TimedCalls is the mean latency, and the two are a
+	// summary's sum and count.
+	TimedCalls    int64
+	TimedCallTime time.Duration
 	// Instances exist now; Idle of them wait for a call.
 	Instances, Idle int
 }
@@ -411,16 +422,9 @@ func (p *Plugin) Stats() PluginStats {
 	live, idle := p.pool.stats()
 	return PluginStats{
 		Name: p.name, Calls: p.calls.Load(), Failures: p.failures.Load(),
-		CallTime: p.callTime(), Instances: live, Idle: idle,
+		TimedCalls: p.sampled.Load(), TimedCallTime: time.Duration(p.sampledNanos.Load()),
+		Instances: live, Idle: idle,
 	}
-}
-
-func (p *Plugin) callTime() time.Duration {
-	n := p.sampled.Load()
-	if n == 0 {
-		return 0
-	}
-	return time.Duration(float64(p.sampledNanos.Load()) / float64(n) * float64(p.calls.Load()))
 }
 
 // cryptoRand is crypto/rand as an io.Reader value for wazero.
