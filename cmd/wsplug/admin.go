@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,7 +58,9 @@ func startAdmin(r *runner, addr, token string) (*adminServer, error) {
 	if token != "" {
 		handler = requireToken(token, mux)
 	}
-	a := &adminServer{ln: ln, srv: &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}}
+	handler = newGuard(ln.Addr().String(), token != "", handler)
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	a := &adminServer{ln: ln, srv: srv}
 	go a.srv.Serve(ln)
 	return a, nil
 }
@@ -70,11 +74,97 @@ func requireToken(token string, next http.Handler) http.Handler {
 	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a bearer token is needed"})
+			msg := map[string]string{"error": "a bearer token is needed"}
+			writeJSON(w, http.StatusUnauthorized, msg)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// guard refuses what a web page in the user's browser could ask of the
+// API. Such a page can reach loopback too: it can post a form across sites,
+// which would send a message or switch a client off, and a page whose own
+// name is made to resolve to 127.0.0.1 (DNS rebinding) can read the
+// answers. So a request must
+//   - without a token, name the API by a loopback name in its Host header
+//     (a rebound page sends its own name);
+//   - if it has an Origin header, come from the API's own origin;
+//   - if it is a POST, have a Content-Type that a page cannot send without
+//     asking first (a CORS preflight, which this API never answers): not
+//     text/plain, not a form, not none.
+//
+// With a token, the Host check is off (the API may be served under any
+// name); a page cannot add the Authorization header without a preflight.
+type guard struct {
+	port    string
+	names   map[string]bool // loopback names of the listener, for Host
+	anyHost bool
+	next    http.Handler
+}
+
+func newGuard(listen string, anyHost bool, next http.Handler) *guard {
+	ip, port, _ := net.SplitHostPort(listen)
+	return &guard{port: port, anyHost: anyHost, next: next,
+		names: map[string]bool{"127.0.0.1": true, "::1": true, "localhost": true, ip: true}}
+}
+
+func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if problem, status := g.check(r); problem != "" {
+		writeJSON(w, status, map[string]string{"error": problem})
+		return
+	}
+	g.next.ServeHTTP(w, r)
+}
+
+const errSimplePost = "a POST needs a Content-Type such as application/json: " +
+	"text/plain, forms and none are refused, as any web page can send them"
+
+// check says why the request is refused, and with what status, or returns
+// "".
+func (g *guard) check(r *http.Request) (string, int) {
+	if !g.anyHost && !g.loopbackHost(r.Host) {
+		return fmt.Sprintf("Host %q is not this API's loopback address "+
+			"(give --admin-token to serve it under other names)", r.Host), http.StatusForbidden
+	}
+	if origin, ok := r.Header["Origin"]; ok && (len(origin) != 1 ||
+		!strings.EqualFold(origin[0], "http://"+r.Host)) {
+		return fmt.Sprintf("requests from web pages are refused (Origin %q)",
+			strings.Join(origin, ", ")), http.StatusForbidden
+	}
+	if r.Method == http.MethodPost && simpleContentType(r.Header.Get("Content-Type")) {
+		return errSimplePost, http.StatusUnsupportedMediaType
+	}
+	return "", 0
+}
+
+// loopbackHost reports whether a Host header names the listener by a
+// loopback name and its port.
+func (g *guard) loopbackHost(hostport string) bool {
+	name, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		name, port = hostport, "80" // no port: the default one
+	}
+	return port == g.port && g.names[strings.ToLower(name)]
+}
+
+// simpleContentType reports whether a web page may send a request with
+// this Content-Type across origins without a CORS preflight.
+func simpleContentType(v string) bool {
+	if strings.TrimSpace(v) == "" {
+		return true
+	}
+	t, _, err := mime.ParseMediaType(v)
+	if err != nil {
+		// A browser checks the type as it parses it; refuse what does not
+		// parse rather than guess.
+		return true
+	}
+	switch t {
+	case "text/plain", "application/x-www-form-urlencoded", "multipart/form-data":
+		return true
+	}
+	return false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -108,7 +198,8 @@ func (r *runner) adminClients(w http.ResponseWriter, _ *http.Request) {
 func (r *runner) client(w http.ResponseWriter, req *http.Request) (*host.Client, bool) {
 	c, ok := r.host.Client(req.PathValue("name"))
 	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no client %q", req.PathValue("name"))})
+		msg := fmt.Sprintf("no client %q", req.PathValue("name"))
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": msg})
 	}
 	return c, ok
 }
