@@ -173,22 +173,48 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// clientView is one client in GET /clients.
+// clientView is one client in GET /clients and the toggle's answer.
 type clientView struct {
-	Name     string           `json:"name"`
-	State    string           `json:"state"`
-	URL      string           `json:"url,omitempty"` // redacted
-	ClientID string           `json:"client_id,omitempty"`
-	Stats    host.ClientStats `json:"stats"`
+	Name      string      `json:"name"`
+	State     string      `json:"state"`         // "connected", as the log says it
+	URL       string      `json:"url,omitempty"` // the last one dialled, redacted
+	ClientID  string      `json:"client_id,omitempty"`
+	LastError string      `json:"last_error,omitempty"`
+	Stats     clientStats `json:"stats"`
+}
+
+// clientStats are host.ClientStats's counters under the names of the
+// metrics.
+type clientStats struct {
+	Connects        int64 `json:"connects"`
+	Reconnects      int64 `json:"reconnects"`
+	MessagesIn      int64 `json:"messages_in"`
+	MessagesOut     int64 `json:"messages_out"`
+	BytesIn         int64 `json:"bytes_in"`
+	BytesOut        int64 `json:"bytes_out"`
+	SendErrors      int64 `json:"send_errors"`
+	TransformErrors int64 `json:"transform_errors"`
+	SubscriberDrops int64 `json:"subscriber_drops"`
+	QueueLength     int   `json:"queue_length"`
 }
 
 func viewOf(c *host.Client) clientView {
-	st := c.Stats()
-	return clientView{Name: c.Name(), State: st.State.String(), URL: st.URL, ClientID: c.ClientID(), Stats: st}
+	s := c.Stats()
+	return clientView{
+		Name: c.Name(), State: s.State.String(), URL: s.URL, ClientID: c.ClientID(),
+		LastError: s.LastError,
+		Stats: clientStats{
+			Connects: s.Connects, Reconnects: s.Reconnects,
+			MessagesIn: s.MessagesIn, MessagesOut: s.MessagesOut,
+			BytesIn: s.BytesIn, BytesOut: s.BytesOut,
+			SendErrors: s.SendErrors, TransformErrors: s.TransformErrors,
+			SubscriberDrops: s.SubscriberDrops, QueueLength: s.QueueLength,
+		},
+	}
 }
 
 func (r *runner) adminClients(w http.ResponseWriter, _ *http.Request) {
-	var out []clientView
+	out := []clientView{}
 	for _, c := range r.host.Clients() {
 		out = append(out, viewOf(c))
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -133,6 +134,48 @@ func TestAdminRefusesWebPages(t *testing.T) {
 				t.Errorf("status %d, want %d: %s", resp.StatusCode, tt.want, body)
 			}
 		})
+	}
+}
+
+// TestAdminClientsJSON: GET /clients speaks one dialect, snake_case keys and
+// the state by name.
+func TestAdminClientsJSON(t *testing.T) {
+	addr, _ := startTestAdmin(t, "")
+	var got struct {
+		Clients []map[string]any `json:"clients"`
+	}
+	getJSON(t, "http://"+addr+"/clients", &got)
+	if len(got.Clients) != 1 {
+		t.Fatalf("clients: %v", got.Clients)
+	}
+	c := got.Clients[0]
+	if c["state"] != "connected" || c["name"] != "Echo" || c["client_id"] != "cli" {
+		t.Errorf("client: %v", c)
+	}
+	stats, _ := c["stats"].(map[string]any)
+	if stats["connects"] != 1.0 {
+		t.Errorf("stats: %v", stats)
+	}
+	var keys []string
+	for k := range c {
+		keys = append(keys, k)
+	}
+	for k := range stats {
+		keys = append(keys, "stats."+k)
+	}
+	slices.Sort(keys)
+	snake := regexp.MustCompile(`^[a-z]+(_[a-z]+)*(\.[a-z]+(_[a-z]+)*)?$`)
+	for _, k := range keys {
+		if !snake.MatchString(k) {
+			t.Errorf("key %s is not snake_case", k)
+		}
+	}
+	want := []string{"client_id", "name", "state", "stats", "stats.bytes_in", "stats.bytes_out",
+		"stats.connects", "stats.messages_in", "stats.messages_out", "stats.queue_length",
+		"stats.reconnects", "stats.send_errors", "stats.subscriber_drops",
+		"stats.transform_errors", "url"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("keys %q\nwant %q", keys, want)
 	}
 }
 
