@@ -15,7 +15,7 @@ import (
 
 func runValidate(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("q", false, "print nothing on success")
-	pos, code := parse(fs, args, 1, 1)
+	pos, code := parse(fs, args, stdout, 1, 1)
 	if code >= 0 {
 		return code
 	}
@@ -77,7 +77,7 @@ func plural(n int, one, many string) string {
 
 func runResolve(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 	show := fs.Bool("show-secrets", false, "print tokens and other secrets instead of ***")
-	pos, code := parse(fs, args, 1, 2)
+	pos, code := parse(fs, args, stdout, 1, 2)
 	if code >= 0 {
 		return code
 	}

@@ -59,7 +59,7 @@ plugins:
 func runDemo(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 	plugins := fs.String("plugins", "plugins", "the directory with ids.wasm, jwt.wasm and json.wasm (make plugins)")
 	steps := fs.Int("steps", 5, "progress steps of the demo prompt")
-	if _, code := parse(fs, args, 0, 0); code >= 0 {
+	if _, code := parse(fs, args, stdout, 0, 0); code >= 0 {
 		return code
 	}
 	for _, name := range []string{"ids", "jwt", "json"} {

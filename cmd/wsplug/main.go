@@ -1,7 +1,7 @@
 // Command wsplug runs websocket API clients described in a YAML file and
 // extended by WebAssembly plugins.
 //
-//	wsplug run [-c FILE]         run the clients: messages out on stdout, in on stdin
+//	wsplug run [FILE]            run the clients: messages out on stdout, in on stdin
 //	wsplug validate FILE         check a config file, report every problem
 //	wsplug resolve FILE [API]    print each websocket client's URL and headers
 //	wsplug plugin inspect FILE   what the host makes of a plugin module
@@ -39,7 +39,7 @@ type command struct {
 }
 
 var commands = []command{
-	{"run", "[-c FILE]", "run the config's clients: messages out on stdout, in on stdin", runRun},
+	{"run", "[FILE]", "run the config's clients: messages out on stdout, in on stdin", runRun},
 	{"validate", "FILE", "check a config file and report every problem in it", runValidate},
 	{"resolve", "FILE [API]", "print each websocket client's final URL and headers", runResolve},
 	{"plugin", "inspect|hash FILE", "what the host makes of a plugin module; its sha256", runPlugin},
@@ -70,24 +70,26 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: wsplug COMMAND [flags] ARGS")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-22s %s\n", c.name+" "+c.args, c.summary)
+		fmt.Fprintf(w, "  %-26s %s\n", c.name+" "+c.args, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'wsplug COMMAND --help' for a command's flags.")
 	fmt.Fprintln(w, "Exit codes: 0 success, 1 the input is wrong, 2 usage.")
 }
 
-// flags makes the command's flag set, whose usage goes to stderr.
+// flags makes the command's flag set. Its errors go to stderr; its usage
+// goes to the flag set's output, which parse points at stdout for --help.
 func (c *command) flags(stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: wsplug %s [flags] %s\n\n%s.\n", c.name, c.args, capitalize(c.summary))
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: wsplug %s [flags] %s\n\n%s.\n", c.name, c.args, capitalize(c.summary))
 		var b strings.Builder
 		fs.SetOutput(&b)
 		fs.PrintDefaults()
-		fs.SetOutput(stderr)
+		fs.SetOutput(w)
 		if b.Len() > 0 {
-			fmt.Fprintf(stderr, "\nFlags:\n%s", b.String())
+			fmt.Fprintf(w, "\nFlags:\n%s", b.String())
 		}
 	}
 	return fs
@@ -101,15 +103,25 @@ func capitalize(s string) string {
 }
 
 // parse parses flags that may come before, between or after the positional
-// arguments, and returns the positional ones. It returns a non-negative exit
-// code when the command must stop (help asked for, or a usage error).
-func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, int) {
+// arguments, and returns the positional ones, of which there must be min to
+// max (max < 0: no limit). It returns a non-negative exit code when the
+// command must stop: help asked for, printed on stdout, or a usage error,
+// told on the flag set's output (stderr).
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer, min, max int) ([]string, int) {
+	usage := fs.Usage
+	fs.Usage = func() {} // printed here, where it is known who asked
+	defer func() { fs.Usage = usage }()
+	stderr := fs.Output()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(stdout)
+				usage()
+				fs.SetOutput(stderr)
 				return nil, exitOK
 			}
+			usage()
 			return nil, exitUsage
 		}
 		if fs.NArg() == 0 {
@@ -118,9 +130,9 @@ func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, int) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	if len(pos) < min || len(pos) > max {
-		fmt.Fprintf(fs.Output(), "wsplug %s: expected %s\n", fs.Name(), argCount(min, max))
-		fs.Usage()
+	if len(pos) < min || max >= 0 && len(pos) > max {
+		fmt.Fprintf(stderr, "wsplug %s: expected %s\n", fs.Name(), argCount(min, max))
+		usage()
 		return nil, exitUsage
 	}
 	return pos, -1
@@ -128,10 +140,14 @@ func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, int) {
 
 func argCount(min, max int) string {
 	switch {
-	case min == max && min == 1:
-		return "1 argument"
+	case max < 0:
+		return fmt.Sprintf("at least %d %s", min, plural(min, "argument", "arguments"))
+	case max == 0:
+		return "no arguments"
+	case min == 0:
+		return fmt.Sprintf("at most %d %s", max, plural(max, "argument", "arguments"))
 	case min == max:
-		return fmt.Sprintf("%d arguments", min)
+		return fmt.Sprintf("%d %s", min, plural(min, "argument", "arguments"))
 	}
 	return fmt.Sprintf("%d to %d arguments", min, max)
 }

@@ -52,11 +52,28 @@ func TestUsage(t *testing.T) {
 		{"help", []string{"--help"}, exitOK, "validate FILE", ""},
 		{"unknown command", []string{"frobnicate"}, exitUsage, "", `unknown command "frobnicate"`},
 		{"validate without a file", []string{"validate"}, exitUsage, "", "wsplug validate: expected 1 argument"},
-		{"validate help", []string{"validate", "--help"}, exitOK, "", "Usage: wsplug validate [flags] FILE"},
+		{"validate help", []string{"validate", "--help"}, exitOK, "Usage: wsplug validate [flags] FILE", ""},
+		{"run help", []string{"run", "-h"}, exitOK, "Usage: wsplug run [flags] [FILE]", ""},
+		{"plugin help", []string{"plugin", "--help"}, exitOK, "wsplug plugin hash FILE", ""},
+		{"plugin inspect help", []string{"plugin", "inspect", "--help"}, exitOK,
+			"Usage: wsplug plugin inspect FILE", ""},
+		{"plugin hash help", []string{"plugin", "hash", "-help"}, exitOK,
+			"Usage: wsplug plugin hash FILE...", ""},
+		{"plugin hash without a file", []string{"plugin", "hash"}, exitUsage, "",
+			"wsplug plugin hash: expected at least one FILE\nUsage: wsplug plugin hash FILE..."},
+		{"run with two config files", []string{"run", "-c", "a.yaml", "b.yaml"}, exitUsage, "",
+			"wsplug run: two config files, -c a.yaml and b.yaml: give one\n"},
+		{"run with two files", []string{"run", "a.yaml", "b.yaml"}, exitUsage, "",
+			"wsplug run: expected at most 1 argument\n"},
+		{"demo with an argument", []string{"demo", "x"}, exitUsage, "",
+			"wsplug demo: expected no arguments\n"},
+		{"run without a config file", []string{"run"}, exitUsage, "",
+			"wsplug run: no config file: give FILE or -c FILE, or set WSPLUG_CONFIG\n"},
 		{"resolve with too many arguments", []string{"resolve", "a", "b", "c"}, exitUsage, "",
 			"expected 1 to 2 arguments"},
 		{"unknown flag", []string{"resolve", "--nope", "f"}, exitUsage, "", "flag provided but not defined: -nope"},
 	}
+	t.Setenv(configEnv, "")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := wsplug(t, tt.args...)

@@ -39,11 +39,12 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("plugin inspect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: wsplug plugin inspect FILE\n\nWhat the host makes of a WebAssembly "+
-			"module: its ABI version, what it provides, its imports, size and sha256, and every reason it "+
-			"would be refused. Exit 1 when it would be.")
+		fmt.Fprintln(fs.Output(), "Usage: wsplug plugin inspect FILE\n\n"+
+			"What the host makes of a WebAssembly module: its ABI version, what it provides,\n"+
+			"its imports, size and sha256, and every reason it would be refused.\n"+
+			"Exit 1 when it would be.")
 	}
-	pos, code := parse(fs, args, 1, 1)
+	pos, code := parse(fs, args, stdout, 1, 1)
 	if code >= 0 {
 		return code
 	}
@@ -104,12 +105,17 @@ func runHash(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("plugin hash", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: wsplug plugin hash FILE...\n\nPrint each file's sha256, "+
-			"the value of a plugin's sha256 key in the config.")
+		fmt.Fprintln(fs.Output(), "Usage: wsplug plugin hash FILE...\n\n"+
+			"Print each file's sha256, the value of a plugin's sha256 key in the config.")
 	}
-	files, code := parse(fs, args, 1, 1<<20)
+	files, code := parse(fs, args, stdout, 0, -1)
 	if code >= 0 {
 		return code
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "wsplug plugin hash: expected at least one FILE")
+		fs.Usage()
+		return exitUsage
 	}
 	failed := false
 	for _, f := range files {

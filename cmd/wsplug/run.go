@@ -20,7 +20,7 @@ import (
 	"github.com/wsplug/wsplug/host"
 )
 
-// configEnv names the config file when -c is not given.
+// configEnv names the config file when the command line does not.
 const configEnv = "WSPLUG_CONFIG"
 
 // closeTimeout bounds the graceful close on SIGINT and SIGTERM.
@@ -39,19 +39,23 @@ type runOptions struct {
 
 func runRun(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 	var o runOptions
-	fs.StringVar(&o.config, "c", os.Getenv(configEnv), "config file (default $"+configEnv+")")
+	fs.StringVar(&o.config, "c", "", "config file, instead of FILE (default $"+configEnv+")")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&o.admin, "admin", "", "serve the admin API on this address, such as 127.0.0.1:7070")
-	fs.StringVar(&o.adminToken, "admin-token", "", "bearer token the admin API requires; needed off loopback")
-	fs.StringVar(&o.cacheDir, "cache-dir", "", "where compiled plugins are kept (default under the user cache directory)")
-	fs.DurationVar(&o.startupWait, "startup-wait", 30*time.Second, "how long to wait for the clients to connect at start")
-	if _, code := parse(fs, args, 0, 0); code >= 0 {
+	fs.StringVar(&o.admin, "admin", "",
+		"serve the admin API on this address, such as 127.0.0.1:7070")
+	fs.StringVar(&o.adminToken, "admin-token", "",
+		"bearer token the admin API requires; needed off loopback")
+	fs.StringVar(&o.cacheDir, "cache-dir", "",
+		"where compiled plugins are kept (default under the user cache directory)")
+	fs.DurationVar(&o.startupWait, "startup-wait", 30*time.Second,
+		"how long to wait for the clients to connect at start")
+	pos, code := parse(fs, args, stdout, 0, 1)
+	if code >= 0 {
 		return code
 	}
-	if o.config == "" {
-		fmt.Fprintf(stderr, "wsplug run: no config file: give -c FILE or set %s\n", configEnv)
-		return exitUsage
+	if o.config, code = configPath(o.config, pos, stderr); code >= 0 {
+		return code
 	}
 	if o.admin != "" {
 		if err := checkAdminAddr(o.admin, o.adminToken); err != nil {
@@ -66,6 +70,26 @@ func runRun(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 	}
 	r := &runner{opts: o, logger: logger, stdin: os.Stdin, stdout: stdout, stderr: stderr}
 	return r.run()
+}
+
+// configPath chooses the config file: FILE or -c FILE, which are one too
+// many together, else $WSPLUG_CONFIG. It returns a non-negative exit code
+// when there is none to choose.
+func configPath(flagValue string, pos []string, stderr io.Writer) (string, int) {
+	switch {
+	case len(pos) == 1 && flagValue != "":
+		fmt.Fprintf(stderr, "wsplug run: two config files, -c %s and %s: give one\n",
+			flagValue, pos[0])
+		return "", exitUsage
+	case len(pos) == 1:
+		return pos[0], -1
+	case flagValue != "":
+		return flagValue, -1
+	case os.Getenv(configEnv) != "":
+		return os.Getenv(configEnv), -1
+	}
+	fmt.Fprintf(stderr, "wsplug run: no config file: give FILE or -c FILE, or set %s\n", configEnv)
+	return "", exitUsage
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
