@@ -146,9 +146,9 @@ func (r *runner) run() int {
 	var admin *adminServer
 	if r.opts.admin != "" {
 		if admin, err = startAdmin(r, r.opts.admin, r.opts.adminToken); err != nil {
-			fmt.Fprintf(r.stderr, "wsplug run: %v\n", err)
+			fmt.Fprintf(r.stderr, "wsplug run: %v\n", err) // such as the port in use
 			s.Close(ctx)
-			return exitUsage
+			return exitInput
 		}
 		r.logger.Info("admin API listening", "addr", admin.addr())
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -333,6 +334,21 @@ func TestAdminRefusesAnOpenAddressWithoutAToken(t *testing.T) {
 	os.WriteFile(cfg, []byte(runConfig(p.url(), "A")), 0o600)
 	code, _, stderr := wsplug(t, "run", "-c", cfg, "--admin", "0.0.0.0:0", "--cache-dir", t.TempDir())
 	if code != exitUsage || !strings.Contains(stderr, "is not a loopback address: give --admin-token too") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestAdminPortInUse: an address that cannot be listened on is a problem of
+// the input, like a config file that does not load, not of usage.
+func TestAdminPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := writeFile(t, "apis:\n  - name: A\n    url: http://h\n")
+	code, _, stderr := wsplug(t, "run", cfg, "--admin", ln.Addr().String())
+	if code != exitInput || !strings.Contains(stderr, "address already in use") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
