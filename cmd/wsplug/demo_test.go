@@ -14,7 +14,7 @@ import (
 
 // demoPlugins builds the demo's plugins once per test run.
 var demoPlugins = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "wsplug-demo-plugins")
+	dir, err := os.MkdirTemp(buildDir, "demo-plugins")
 	if err != nil {
 		return "", err
 	}

@@ -2,12 +2,28 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 )
+
+// buildDir holds what the tests build once for all of them: the command,
+// the demo's plugins. TestMain removes it.
+var buildDir string
+
+func TestMain(m *testing.M) {
+	var err error
+	if buildDir, err = os.MkdirTemp("", "wsplug-test"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(buildDir)
+	os.Exit(code)
+}
 
 // wsplug runs the command in-process and returns its exit code and output.
 func wsplug(t *testing.T, args ...string) (code int, stdout, stderr string) {

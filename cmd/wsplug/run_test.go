@@ -1,8 +1,9 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,7 +26,7 @@ import (
 
 // binary builds the command once per test run.
 var binary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "wsplug-bin")
+	dir, err := os.MkdirTemp(buildDir, "bin")
 	if err != nil {
 		return "", err
 	}
@@ -42,7 +44,8 @@ type peer struct {
 	srv *httptest.Server
 
 	mu         sync.Mutex
-	received   []string
+	received   []string // text frames
+	binary     [][]byte // binary frames
 	handshakes int
 	closes     []websocket.StatusCode
 	conns      []*websocket.Conn
@@ -60,16 +63,20 @@ func newPeer(t *testing.T) *peer {
 		p.conns = append(p.conns, conn)
 		p.mu.Unlock()
 		for {
-			_, data, err := conn.Read(context.Background())
-			if err != nil {
-				p.mu.Lock()
+			typ, data, err := conn.Read(context.Background())
+			p.mu.Lock()
+			switch {
+			case err != nil:
 				p.closes = append(p.closes, websocket.CloseStatus(err))
-				p.mu.Unlock()
+			case typ == websocket.MessageBinary:
+				p.binary = append(p.binary, data)
+			default:
+				p.received = append(p.received, string(data))
+			}
+			p.mu.Unlock()
+			if err != nil {
 				return
 			}
-			p.mu.Lock()
-			p.received = append(p.received, string(data))
-			p.mu.Unlock()
 		}
 	}))
 	t.Cleanup(p.srv.Close)
@@ -78,18 +85,26 @@ func newPeer(t *testing.T) *peer {
 
 func (p *peer) url() string { return "ws" + strings.TrimPrefix(p.srv.URL, "http") + "/ws" }
 
+// snapshot returns the text frames received, the handshakes and the close
+// codes so far.
 func (p *peer) snapshot() (received []string, handshakes int, closes []websocket.StatusCode) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.received...), p.handshakes, append([]websocket.StatusCode(nil), p.closes...)
+	return slices.Clone(p.received), p.handshakes, slices.Clone(p.closes)
 }
 
-// sendAll sends a message on the last connection.
-func (p *peer) send(msg string) error {
+func (p *peer) binaries() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.binary)
+}
+
+// send sends a message on the last connection.
+func (p *peer) send(typ websocket.MessageType, msg string) error {
 	p.mu.Lock()
 	c := p.conns[len(p.conns)-1]
 	p.mu.Unlock()
-	return c.Write(context.Background(), websocket.MessageText, []byte(msg))
+	return c.Write(context.Background(), typ, []byte(msg))
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
@@ -103,25 +118,28 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// lines collects a reader's lines.
+// lines keeps what a process writes, line by line.
 type lines struct {
-	mu  sync.Mutex
-	all []string
+	mu      sync.Mutex
+	all     []string
+	partial []byte
 }
 
-func collect(r io.Reader) *lines {
-	l := &lines{}
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			l.mu.Lock()
-			l.all = append(l.all, sc.Text())
-			l.mu.Unlock()
+func (l *lines) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, b...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			return len(b), nil
 		}
-	}()
-	return l
+		l.all = append(l.all, string(l.partial[:i]))
+		l.partial = l.partial[i+1:]
+	}
 }
 
+// find returns the submatches of the first line that matches.
 func (l *lines) find(re *regexp.Regexp) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -131,6 +149,68 @@ func (l *lines) find(re *regexp.Regexp) []string {
 		}
 	}
 	return nil
+}
+
+// lines returns the whole lines so far.
+func (l *lines) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.all)
+}
+
+// process is the built binary running wsplug run.
+type process struct {
+	cmd            *exec.Cmd
+	stdin          io.WriteCloser
+	stdout, stderr *lines
+	done           chan struct{} // closed when it has exited
+	err            error         // its exit, once done
+}
+
+// startRun runs wsplug run with these arguments, in an environment without
+// WSPLUG_CONFIG unless env sets it. Its stderr is logged if the test fails;
+// it is killed at the end of the test if it is still running.
+func startRun(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"run"}, args...)...)
+	cmd.Env = append(append(os.Environ(), configEnv+"="), env...)
+	p := &process{cmd: cmd, stdout: &lines{}, stderr: &lines{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("stderr:\n%s", strings.Join(p.stderr.lines(), "\n"))
+		}
+	})
+	return p
+}
+
+// stop sends the signal and returns how the process exited.
+func (p *process) stop(t *testing.T, sig os.Signal) error {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(15 * time.Second):
+		t.Fatalf("wsplug did not exit on %v", sig)
+		return nil
+	}
 }
 
 func runConfig(url, prefix string) string {
@@ -159,28 +239,11 @@ func mustAbs(p string) string {
 // measures the client, SIGHUP swaps a plugin while messages flow without
 // losing one, and SIGTERM closes with 1000.
 func TestRun(t *testing.T) {
-	bin, err := binary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := newPeer(t)
 	cfg := filepath.Join(t.TempDir(), "wsplug.yaml")
 	os.WriteFile(cfg, []byte(runConfig(p.url(), "A")), 0o600)
-
-	cmd := exec.Command(bin, "run", "-c", cfg, "--admin", "127.0.0.1:0", "--cache-dir", t.TempDir())
-	stdin, _ := cmd.StdinPipe()
-	stdoutPipe, _ := cmd.StdoutPipe()
-	stderrPipe, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	stdout, stderr := collect(stdoutPipe), collect(stderrPipe)
-	defer func() {
-		if t.Failed() {
-			t.Logf("stderr:\n%s", strings.Join(stderr.all, "\n"))
-		}
-	}()
+	w := startRun(t, nil, "-c", cfg, "--admin", "127.0.0.1:0", "--cache-dir", t.TempDir())
+	stdin, stdout, stderr := w.stdin, w.stdout, w.stderr
 
 	adminRE := regexp.MustCompile(`admin API listening" addr=(\S+)`)
 	waitUntil(t, "the admin API", func() bool { return stderr.find(adminRE) != nil })
@@ -194,10 +257,11 @@ func TestRun(t *testing.T) {
 		t.Errorf("server got %q", r[0])
 	}
 	// The server to stdout.
-	if err := p.send(`{"type":"status","data":{"sid":"s-1"}}`); err != nil {
+	if err := p.send(websocket.MessageText, `{"type":"status","data":{"sid":"s-1"}}`); err != nil {
 		t.Fatal(err)
 	}
-	outRE := regexp.MustCompile(`^\{"api":"Echo","type":"text","data":\{"type":"status","data":\{"sid":"s-1"\}\},"at":"[^"]+"\}$`)
+	outRE := regexp.MustCompile(`^\{"api":"Echo","type":"text",` +
+		`"data":\{"type":"status","data":\{"sid":"s-1"\}\},"at":"[^"]+"\}$`)
 	waitUntil(t, "the server's message on stdout", func() bool { return stdout.find(outRE) != nil })
 
 	// The admin API.
@@ -250,7 +314,7 @@ func TestRun(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 			if i == 50 {
 				os.WriteFile(cfg, []byte(runConfig(p.url(), "B")), 0o600)
-				cmd.Process.Signal(syscall.SIGHUP)
+				w.cmd.Process.Signal(syscall.SIGHUP)
 			}
 		}
 	}()
@@ -286,19 +350,119 @@ func TestRun(t *testing.T) {
 		t.Errorf("wsplug_plugin_calls_total %v after %d messages", v, n)
 	}
 
-	cmd.Process.Signal(syscall.SIGTERM)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("exit: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("wsplug did not exit on SIGTERM")
+	if err := w.stop(t, syscall.SIGTERM); err != nil {
+		t.Errorf("exit: %v", err)
 	}
 	if _, _, closes := p.snapshot(); closes[len(closes)-1] != websocket.StatusNormalClosure {
 		t.Errorf("closed with %v", closes)
+	}
+}
+
+// plainConfig writes a config of one client of the peer, without plugins.
+func plainConfig(t *testing.T, url string) string {
+	return writeFile(t, fmt.Sprintf("apis:\n  - name: Echo\n    url: http://127.0.0.1\n"+
+		"    websocket: {url: %q}\n", url))
+}
+
+func connected(t *testing.T, p *peer) {
+	t.Helper()
+	waitUntil(t, "the connection", func() bool { _, n, _ := p.snapshot(); return n == 1 })
+}
+
+// TestRunBinaryFrames: a binary frame from the server comes out on stdout
+// as base64, and one given in base64 on stdin reaches the server as
+// binary. The config file is wsplug run's argument.
+func TestRunBinaryFrames(t *testing.T) {
+	p := newPeer(t)
+	w := startRun(t, nil, plainConfig(t, p.url()))
+	connected(t, p)
+
+	preview := []byte{0, 0, 0, 1, 0xff, 0xd8, 'P', 'N', 'G'}
+	if err := p.send(websocket.MessageBinary, string(preview)); err != nil {
+		t.Fatal(err)
+	}
+	binaryRE := regexp.MustCompile(`^\{"api":"Echo","type":"binary",.*\}$`)
+	waitUntil(t, "the binary frame on stdout", func() bool { return w.stdout.find(binaryRE) != nil })
+	var out struct{ Data string }
+	if err := json.Unmarshal([]byte(w.stdout.find(binaryRE)[0]), &out); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := base64.StdEncoding.DecodeString(out.Data); err != nil || !bytes.Equal(got, preview) {
+		t.Errorf("stdout data %q: %v %v", out.Data, got, err)
+	}
+
+	upload := []byte{0xde, 0xad, 0xbe, 0xef, 0}
+	fmt.Fprintf(w.stdin, `{"api":"Echo","binary":%q}`+"\n", base64.StdEncoding.EncodeToString(upload))
+	waitUntil(t, "the binary frame at the server", func() bool { return len(p.binaries()) == 1 })
+	if got := p.binaries()[0]; !bytes.Equal(got, upload) {
+		t.Errorf("the server got % x, want % x", got, upload)
+	}
+	if r, _, _ := p.snapshot(); len(r) != 0 {
+		t.Errorf("text frames arrived too: %q", r)
+	}
+	if err := w.stop(t, syscall.SIGTERM); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+}
+
+// TestRunLogFormatJSON: with --log-format json every line on stderr is a
+// JSON object of slog's, the closing one included.
+func TestRunLogFormatJSON(t *testing.T) {
+	p := newPeer(t)
+	w := startRun(t, nil, plainConfig(t, p.url()), "--log-format", "json", "--log-level", "debug")
+	connected(t, p)
+	if err := w.stop(t, syscall.SIGTERM); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+	logs := w.stderr.lines()
+	closing := false
+	for _, line := range logs {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("not JSON: %q: %v", line, err)
+			continue
+		}
+		if rec["time"] == nil || rec["level"] == nil || rec["msg"] == nil {
+			t.Errorf("not a slog record: %q", line)
+		}
+		closing = closing || rec["msg"] == "closing" && rec["signal"] == "terminated"
+	}
+	if !closing {
+		t.Errorf("no closing record among %d lines:\n%s", len(logs), strings.Join(logs, "\n"))
+	}
+}
+
+// TestRunConfigFromEnvironment: without FILE or -c, WSPLUG_CONFIG names the
+// config file.
+func TestRunConfigFromEnvironment(t *testing.T) {
+	p := newPeer(t)
+	w := startRun(t, []string{configEnv + "=" + plainConfig(t, p.url())})
+	connected(t, p)
+	fmt.Fprintln(w.stdin, `{"api":"Echo","data":"hello"}`)
+	waitUntil(t, "the message", func() bool { r, _, _ := p.snapshot(); return len(r) == 1 })
+	if r, _, _ := p.snapshot(); r[0] != "hello" {
+		t.Errorf("the server got %q", r[0])
+	}
+	if err := w.stop(t, syscall.SIGTERM); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+}
+
+// TestRunSIGINTClosesGracefully: Ctrl-C closes each connection with 1000
+// and exits 0.
+func TestRunSIGINTClosesGracefully(t *testing.T) {
+	p := newPeer(t)
+	w := startRun(t, nil, plainConfig(t, p.url()))
+	connected(t, p)
+	if err := w.stop(t, syscall.SIGINT); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+	waitUntil(t, "the end of the connection", func() bool { _, _, c := p.snapshot(); return len(c) > 0 })
+	if _, _, closes := p.snapshot(); len(closes) != 1 || closes[0] != websocket.StatusNormalClosure {
+		t.Errorf("the server saw the connection end with %v, want 1000", closes)
+	}
+	if w.stderr.find(regexp.MustCompile(`msg=closing signal=interrupt`)) == nil {
+		t.Errorf("stderr does not say it closes on the interrupt")
 	}
 }
 
