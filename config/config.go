@@ -39,15 +39,22 @@ func (f *File) API(name string) (*API, bool) {
 // API is one backend: an HTTP base URL with endpoints and, optionally, the
 // websocket that the host keeps open to it.
 type API struct {
-	Name    string
-	URL     string
+	// Name is unique in the file; the host's Client and the CLI use it.
+	Name string
+	// URL is the HTTP base URL, http or https; endpoint paths are added to
+	// it, and a websocket without a URL of its own is derived from it.
+	URL string
+	// Enabled is false for an API that Start leaves off; it can still be
+	// switched on at run time.
 	Enabled bool
 	// DefaultHeaders go on every HTTP request; an endpoint's own headers win.
 	DefaultHeaders []Pair
 	// DefaultTimeout bounds an HTTP request whose endpoint sets none.
 	DefaultTimeout time.Duration
-	Auth           *Auth
-	Endpoints      []Endpoint
+	// Auth is nil when HTTP requests go without basic authentication.
+	Auth *Auth
+	// Endpoints are the HTTP routes, in file order, called by name.
+	Endpoints []Endpoint
 	// Websocket is nil when the entry has no websocket section.
 	Websocket *Websocket
 }
@@ -77,15 +84,21 @@ const (
 
 // Endpoint is one HTTP route of an API.
 type Endpoint struct {
+	// Name is how a caller names the endpoint, unique in its API.
 	Name string
 	// Path is a template, resolved per call.
 	Path string
 	// Method is an HTTP method, or NoRequest when the endpoint makes none.
-	Method  string
+	Method string
+	// Headers go on the endpoint's requests over the API's DefaultHeaders.
 	Headers []Pair
 	// Timeout is zero when the API's default applies.
-	Timeout     time.Duration
-	Retry       int
+	Timeout time.Duration
+	// Retry is how many times a request that failed on the network or
+	// with a 5xx status is tried again.
+	Retry int
+	// PayloadType is how the payload is sent: PayloadJSON, PayloadForm,
+	// PayloadQuery or PayloadMultipart.
 	PayloadType string
 }
 
@@ -95,19 +108,28 @@ type Websocket struct {
 	// URL is a template; empty means derived from the API's URL.
 	URL string
 
+	// ClientIDRequired puts the client id in the URL's query.
 	ClientIDRequired bool
-	ClientIDFormat   string
+	// ClientIDFormat names the generator of the client id: a built-in
+	// (uuid, the default), a Go function's or a plugin's.
+	ClientIDFormat string
 	// ClientIDName is the query key the id goes under.
 	ClientIDName string
 	// ClientID, when set, is used instead of generating one. A template.
 	ClientID string
 
+	// TokenRequired puts the token in the URL's query, under TokenName;
+	// AuthToken is then required.
 	TokenRequired bool
 	TokenName     string
 	// AuthToken is a template (often {env:NAME}); what it resolves to is a
 	// Secret.
 	AuthToken string
 
+	// SessionIDRequired puts the session id in the URL's query, under
+	// SessionIDName, on every connection, so that a server can resume
+	// the session. SessionID fixes it; else it is read from an inbound
+	// message (SessionIDFrom) or made once.
 	SessionIDRequired bool
 	SessionIDName     string
 	SessionID         string
@@ -115,28 +137,44 @@ type Websocket struct {
 	// read from.
 	SessionIDFrom *MessageField
 
+	// ChannelRequired puts Channel in the URL's query under ChannelName;
+	// Channel is then required.
 	ChannelRequired bool
 	ChannelName     string
 	Channel         string
 
+	// VersionRequired puts Version in the URL's query under VersionName;
+	// Version is then required.
 	VersionRequired bool
 	VersionName     string
 	Version         string
 
-	Headers     []Pair
+	// Headers go on the handshake; their values are templates.
+	Headers []Pair
+	// QueryParams are added to the URL's query in file order; their values
+	// are templates.
 	QueryParams []Pair
 
+	// ReconnectOnFailure makes a lost connection, or a failed first dial,
+	// try again, up to Retry times.
 	ReconnectOnFailure bool
 	// Retry is the number of further attempts after a lost connection; -1
 	// retries without end.
-	Retry   int
+	Retry int
+	// Backoff bounds the wait between attempts.
 	Backoff Backoff
 	// PingInterval is zero when pings are off.
-	PingInterval   time.Duration
-	PongTimeout    time.Duration
+	PingInterval time.Duration
+	// PongTimeout is how long a ping waits for its pong before the
+	// connection counts as lost.
+	PongTimeout time.Duration
+	// MaxMessageSize bounds an inbound message, in bytes; a larger one
+	// loses the connection.
 	MaxMessageSize int64
 	// SendQueue is how many outgoing messages wait while reconnecting.
-	SendQueue  int
+	SendQueue int
+	// Transforms run on every message, outgoing before it is written and
+	// incoming before subscribers get it.
 	Transforms Transforms
 	// TransformErrors says what a failed transform does to its message.
 	TransformErrors string
@@ -159,7 +197,10 @@ const (
 	TransformErrorsPass = "pass"
 )
 
-// Backoff bounds the exponential wait between reconnect attempts.
+// Backoff bounds the exponential wait between reconnect attempts: before
+// attempt n (from 1) the wait is random up to Initial * 2^(n-1), capped at
+// Max. The randomness (full jitter) keeps clients that lost one server from
+// all coming back at once.
 type Backoff struct {
 	Initial time.Duration
 	Max     time.Duration
@@ -180,6 +221,8 @@ type Transforms struct {
 
 // Plugin is one Wasm plugin to load.
 type Plugin struct {
+	// Name is unique in the file; it names the plugin in logs, errors and
+	// metrics, not what it provides.
 	Name string
 	// Path is as written in the file; File is it made absolute against the
 	// config file's directory.
@@ -191,7 +234,8 @@ type Plugin struct {
 	// string, []any, map[string]any.
 	Config any
 	// Allow names the capabilities granted, from Capabilities.
-	Allow  []string
+	Allow []string
+	// Limits are the plugin's own, its defaults filled in.
 	Limits Limits
 }
 

@@ -52,8 +52,9 @@ func (c chain) Lookup(ctx context.Context, name, arg string) (any, error) {
 
 // Ref is one placeholder in a template: {Name} or {Name:Arg}.
 type Ref struct {
-	Name   string
-	Arg    string
+	Name string
+	Arg  string
+	// HasArg tells {Name:} (an empty Arg) from {Name}.
 	HasArg bool
 }
 

@@ -20,9 +20,14 @@ import (
 
 // Response is what an endpoint answered.
 type Response struct {
+	// Status is the HTTP status code.
 	Status int
+	// Header is the response's header; nil when no request was made.
 	Header http.Header
-	Body   []byte
+	// Body is the body, up to 64 MiB, read before Call returns; for an
+	// endpoint with method null, which makes no request, the payload as
+	// JSON.
+	Body []byte
 }
 
 // JSON decodes the body into v.
@@ -30,9 +35,11 @@ func (r *Response) JSON(v any) error { return json.Unmarshal(r.Body, v) }
 
 // HTTPError is a response outside 2xx; the Response is returned too.
 type HTTPError struct {
+	// API and Endpoint name what was called, as in the config.
 	API, Endpoint string
-	Status        int
-	Body          string // the start of it
+	// Status is the HTTP status code.
+	Status int
+	Body   string // the start of it
 }
 
 // Error says which endpoint answered what.

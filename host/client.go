@@ -506,10 +506,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // DialError is a failed connection attempt, with the redacted URL and, when
 // the server answered, its HTTP status.
 type DialError struct {
+	// API is the client's name.
 	API    string
 	URL    string // redacted
 	Status int    // 0 when there was no HTTP response
-	Err    error
+	// Err is the dialer's error, with the client's secrets redacted.
+	Err error
 }
 
 // Error says which attempt failed, and how.
@@ -760,8 +762,11 @@ var ErrDropped = errors.New("dropped")
 // DroppedError says which transform dropped a message, and why when it
 // failed under transform_errors: drop.
 type DroppedError struct {
+	// Transform names the transform that dropped the message.
 	Transform string
-	Err       error
+	// Err is nil when the transform chose to drop the message, and its
+	// failure when transform_errors: drop dropped it for failing.
+	Err error
 }
 
 // Error says which transform dropped the message, and why.
@@ -778,17 +783,34 @@ func (e *DroppedError) Is(target error) bool { return target == ErrDropped }
 // Unwrap gives the transform's failure, if it failed.
 func (e *DroppedError) Unwrap() error { return e.Err }
 
-// ClientStats are a client's counters since the host started.
+// ClientStats are a client's counters, a snapshot for whatever exports
+// them. The counts only grow while the Client exists, through Disable and
+// Enable; a Reload that keeps the client keeps them, and one that replaces
+// it (its settings changed) starts a new Client from zero.
 type ClientStats struct {
+	// Name is the API's name from the config.
 	Name string
-	// URL is the last URL dialled, redacted.
-	URL                                          string
-	State                                        State
-	Connects, Reconnects                         int64
-	MessagesIn, MessagesOut, BytesIn, BytesOut   int64
+	// URL is the last URL dialled, redacted: safe to show.
+	URL string
+	// State is the client's state when the snapshot was taken.
+	State State
+	// Connects counts the connections opened; Reconnects those after the
+	// first, whether a loss or a Disable and Enable came before.
+	Connects, Reconnects int64
+	// MessagesIn and BytesIn count what the server sent, before the
+	// incoming transforms; MessagesOut and BytesOut what was written to
+	// it, after the outgoing ones.
+	MessagesIn, MessagesOut, BytesIn, BytesOut int64
+	// SendErrors counts the Sends that returned an error; TransformErrors
+	// the transform calls that failed, in either direction;
+	// SubscriberDrops the messages that subscribers' full buffers lost.
 	SendErrors, TransformErrors, SubscriberDrops int64
-	QueueLength                                  int
-	LastError                                    string
+	// QueueLength is how many sends wait for a connection now.
+	QueueLength int
+	// LastError is the client's last failure (resolving its values, a
+	// dial, a lost connection), or "" once it connected again; see
+	// Client.Err.
+	LastError string
 }
 
 type clientCounters struct {

@@ -26,6 +26,7 @@ var (
 // PluginError is how every plugin failure reaches a caller: which plugin,
 // which call, and why.
 type PluginError struct {
+	// Plugin is the plugin's name from the config.
 	Plugin string
 	// Call is what failed: "load", "init", "describe", or the provider, as
 	// in "transform[wrap]".

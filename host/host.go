@@ -191,7 +191,9 @@ func (s State) String() string {
 
 // StateChange is one transition of a client.
 type StateChange struct {
-	API      string
+	// API is the client's name.
+	API string
+	// From and To are the states before and after.
 	From, To State
 	// Attempt counts the attempts since the last connection, for
 	// Connecting and Reconnecting.
@@ -200,5 +202,6 @@ type StateChange struct {
 	Err error
 	// Delay is how long the client waits before this attempt.
 	Delay time.Duration
-	At    time.Time
+	// At is when the change happened.
+	At time.Time
 }

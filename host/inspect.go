@@ -17,15 +17,21 @@ import (
 
 // Report is what Inspect finds out about a module.
 type Report struct {
-	File   string
-	Size   int
+	// File is the path as given to Inspect.
+	File string
+	// Size is the module's size in bytes.
+	Size int
+	// SHA256 is the hex digest a config pins the module with.
 	SHA256 string
 	// ABI is the version the module speaks, as "v1", or "" when it has no
 	// marker.
 	ABI string
 	// Imports are "module.name (kind)"; Exports the exported functions.
-	Imports  []string
-	Exports  []string
+	Imports []string
+	Exports []string // sorted
+	// Provides is what the module describes itself as providing; empty
+	// when it has Problems, as it is only started to be asked when it has
+	// none.
 	Provides Provides
 	// Problems say why the host would refuse the module; none means it
 	// loads (with default limits, no config and no capabilities).

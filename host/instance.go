@@ -305,9 +305,14 @@ func (in *instance) callError(what string, err error) error {
 // ClientInfo is the client a provider is called for: what value_read gives
 // a plugin.
 type ClientInfo struct {
-	API    string
+	// API is the client's name.
+	API string
+	// Values are the client's connection values (client id, token,
+	// session id, channel, version) as they were when the call began.
 	Values *config.Values
-	Auth   *config.Auth
+	// Auth is the API's basic authentication, or nil; a plugin may read it
+	// only with the secrets capability.
+	Auth *config.Auth
 }
 
 // value returns a named value of the client, and whether it is a secret.

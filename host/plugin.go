@@ -127,15 +127,20 @@ type capabilities struct {
 
 // Provides is what a plugin describes itself as providing, in its order.
 type Provides struct {
-	ClientIDs    []string
+	// ClientIDs are client_id_format names.
+	ClientIDs []string
+	// Placeholders are placeholder names, used as {name} or {name:arg}.
 	Placeholders []PlaceholderInfo
-	Transforms   []string
+	// Transforms are names for a websocket's transforms lists.
+	Transforms []string
 }
 
 // PlaceholderInfo is one placeholder a plugin provides.
 type PlaceholderInfo struct {
+	// Name is what the config writes between the braces.
 	Name string
-	// Secret: the plugin marked its values secret.
+	// Secret: the plugin marked its values secret, so the host redacts
+	// them wherever it shows what they resolved into.
 	Secret bool
 }
 
@@ -401,6 +406,7 @@ func (p *Plugin) Close(ctx context.Context) error {
 // is a new Plugin whose counts start at zero, while the old one's stay
 // with it.
 type PluginStats struct {
+	// Name is the plugin's name from the config.
 	Name string
 	// Calls counts the calls into the plugin; Failures those that failed:
 	// an error or a bad result from the guest, a trap, a timeout, or no

@@ -39,6 +39,8 @@ func (a Action) String() string {
 // connection keeps one and reuses it, so that a plugin's output is copied
 // into buffers the Message already has.
 type Message struct {
+	// Data is the payload. A transform that returns Replace sets it; the
+	// bytes may be reused once the call returns, so keep a copy, not Data.
 	Data []byte
 	// Incoming is true for a message from the server.
 	Incoming bool

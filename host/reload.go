@@ -81,9 +81,13 @@ func (h *Host) Reload(ctx context.Context, s *Setup) error {
 	return errors.Join(errs...)
 }
 
-// Stats are the host's counters, as plain data for whatever exports them.
+// Stats are the host's counters, as plain data for whatever exports them:
+// the host knows nothing of Prometheus or any other format.
 type Stats struct {
+	// Clients are those of the host's clients now, in config order.
 	Clients []ClientStats
+	// Plugins are those of the plugins of the setup the host runs now (see
+	// Reload); a plugin replaced by a reload is no longer among them.
 	Plugins []PluginStats
 }
 

@@ -13,10 +13,14 @@ import (
 // Setup is a config file made ready to run: decoded, its plugins loaded and
 // registered, and everything validated against what they provide.
 type Setup struct {
-	File     *config.File
+	// File is the decoded, validated config; read it, do not change it.
+	File *config.File
+	// Registry holds every provider the clients may name: the built-ins,
+	// the caller's Go functions, and the plugins'.
 	Registry *Registry
-	Plugins  []*Plugin
-	loader   *Loader
+	// Plugins are the loaded plugins in file order; Close closes them.
+	Plugins []*Plugin
+	loader  *Loader
 }
 
 // LoadConfig reads the config file at path, loads the plugins it lists

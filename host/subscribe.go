@@ -24,10 +24,15 @@ var (
 // Inbound is one message from the server as a subscriber gets it. Data is
 // shared between subscribers: read it, do not change it.
 type Inbound struct {
-	API    string
+	// API is the name of the client it came to, for a subscriber that
+	// serves several.
+	API string
+	// Binary is true for a binary frame, such as ComfyUI's previews.
 	Binary bool
-	Data   []byte
-	At     time.Time
+	// Data is the message as it left the incoming transforms.
+	Data []byte
+	// At is when the frame was read, before the transforms ran.
+	At time.Time
 	// Type is the "type" member of a JSON object message, else "".
 	Type string
 	obj  map[string]any
@@ -78,7 +83,11 @@ type Filter struct {
 	// when set, keep no binary frame.
 	Frames Frames
 	// Buffer is how many messages wait for the subscriber; 0 means 256.
-	Buffer   int
+	Buffer int
+	// Overflow says which message a full buffer loses: DropOldest (the
+	// default) keeps the latest state, as a progress display wants;
+	// DropNewest keeps the start of a stream intact. Either way the
+	// client's reader never waits for a slow subscriber.
 	Overflow Overflow
 }
 
