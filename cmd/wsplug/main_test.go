@@ -149,6 +149,30 @@ func TestResolveRedactsSecrets(t *testing.T) {
 	}
 }
 
+// TestResolveRedactsATokenInTheURL: a token in the websocket URL's own
+// query or path prints as ***, and goes on the wire escaped, once.
+func TestResolveRedactsATokenInTheURL(t *testing.T) {
+	const token = "ab&admin=1#frag"
+	t.Setenv("WSPLUG_TEST_TOKEN", token)
+	path := writeFile(t, `apis:
+  - name: C
+    url: http://h
+    websocket:
+      url: "ws://h/{token}/ws?token={token}"
+      token_required: true
+      auth_token: "{env:WSPLUG_TEST_TOKEN}"
+`)
+	code, stdout, stderr := wsplug(t, "resolve", path)
+	if want := "C\n  url  ws://h/***/ws?token=***\n"; code != exitOK || stdout != want {
+		t.Errorf("exit %d\n got %q\nwant %q\nstderr %q", code, stdout, want, stderr)
+	}
+	code, stdout, _ = wsplug(t, "resolve", path, "C", "--show-secrets")
+	want := "C\n  url  ws://h/ab&admin=1%23frag/ws?token=ab%26admin%3D1%23frag\n"
+	if code != exitOK || stdout != want {
+		t.Errorf("--show-secrets: exit %d\n got %q\nwant %q", code, stdout, want)
+	}
+}
+
 func TestResolveErrors(t *testing.T) {
 	os.Unsetenv("WSPLUG_TEST_TOKEN")
 	path := writeFile(t, secretConfig)
