@@ -35,9 +35,14 @@ type templatePair struct {
 	value Template
 }
 
+// requiredParam is a value the URL must carry: under key, the value of
+// placeholder, which the config sets as field and flag demands.
 type requiredParam struct {
-	key         string
-	placeholder string
+	key, placeholder string
+	field, flag      string
+	// later says an empty value is left out until there is one: a session
+	// id the config does not set comes from the server.
+	later bool
 }
 
 // NewPlan prepares api's websocket section. It fails when the API has none.
@@ -69,17 +74,22 @@ func NewPlan(api *API) (*Plan, error) {
 		p.values[i] = ParseTemplate(s)
 	}
 	for _, r := range []struct {
-		on               bool
-		key, placeholder string
+		on bool
+		requiredParam
 	}{
-		{ws.ClientIDRequired, ws.ClientIDName, PlaceholderClientID},
-		{ws.TokenRequired, ws.TokenName, PlaceholderToken},
-		{ws.SessionIDRequired, ws.SessionIDName, PlaceholderSessionID},
-		{ws.ChannelRequired, ws.ChannelName, PlaceholderChannel},
-		{ws.VersionRequired, ws.VersionName, PlaceholderVersion},
+		{ws.ClientIDRequired, requiredParam{ws.ClientIDName, PlaceholderClientID,
+			"client_id", "client_id_required", false}},
+		{ws.TokenRequired, requiredParam{ws.TokenName, PlaceholderToken,
+			"auth_token", "token_required", false}},
+		{ws.SessionIDRequired, requiredParam{ws.SessionIDName, PlaceholderSessionID,
+			"session_id", "session_id_required", ws.SessionID == ""}},
+		{ws.ChannelRequired, requiredParam{ws.ChannelName, PlaceholderChannel,
+			"channel", "channel_required", false}},
+		{ws.VersionRequired, requiredParam{ws.VersionName, PlaceholderVersion,
+			"version", "version_required", false}},
 	} {
 		if r.on {
-			p.required = append(p.required, requiredParam{r.key, r.placeholder})
+			p.required = append(p.required, r.requiredParam)
 		}
 	}
 	return p, nil
@@ -138,7 +148,9 @@ func (t *Target) String() string { return t.shown }
 // in file order (a parameter the URL already has takes the new value in
 // its place); then each required value (client id, token, session id,
 // channel, version) under its name, unless a parameter already uses that
-// placeholder or has that name. An empty value is left out.
+// placeholder or has a value of the file's own under that name (an empty
+// one takes the required value in its place). A required value that is
+// empty is an error, but for a session id that the server is to give.
 func (p *Plan) Resolve(ctx context.Context, v *Values, src Lookup) (*Target, error) {
 	lk := Chain(v, src)
 	u, shownURL, q, err := p.baseURL(ctx, lk)
@@ -153,20 +165,8 @@ func (p *Plan) Resolve(ctx context.Context, v *Values, src Lookup) (*Target, err
 		}
 		q.set(tp.name, r, &tp.value)
 	}
-	for _, req := range p.required {
-		if q.index(req.key) >= 0 || q.uses(req.placeholder) {
-			continue
-		}
-		val, _ := v.Lookup(ctx, req.placeholder, "")
-		s, secret, _ := formatValue(val)
-		if s == "" {
-			continue
-		}
-		r := rendered{plain: s, shown: s, secret: secret}
-		if secret {
-			r.shown = redacted
-		}
-		q.set(req.key, r, nil)
+	if err := p.addRequired(ctx, v, &q); err != nil {
+		return nil, err
 	}
 	u.RawQuery, u.ForceQuery = q.encode(false), false
 	t := &Target{URL: u.String(), Header: make(http.Header, len(p.header))}
@@ -184,6 +184,35 @@ func (p *Plan) Resolve(ctx context.Context, v *Values, src Lookup) (*Target, err
 		t.hshown = append(t.hshown, Pair{Name: tp.name, Value: redactHeader(tp.name, r.shown)})
 	}
 	return t, nil
+}
+
+// addRequired puts each required value in the query, unless a parameter
+// carries it, and checks that none is empty. The error names the key,
+// never a value.
+func (p *Plan) addRequired(ctx context.Context, v *Values, q *query) error {
+	for _, req := range p.required {
+		uses, at := q.uses(req.placeholder), q.index(req.key)
+		if !uses && at >= 0 && !(*q)[at].empty {
+			continue // the file's own value
+		}
+		val, _ := v.Lookup(ctx, req.placeholder, "")
+		s, secret, _ := formatValue(val)
+		switch {
+		case s == "" && req.later:
+			continue
+		case s == "":
+			return fmt.Errorf("api[%s] websocket.%s: resolved to an empty value; %s needs one",
+				p.api, req.field, req.flag)
+		case uses:
+			continue
+		}
+		r := rendered{plain: s, shown: s, secret: secret}
+		if secret {
+			r.shown = redacted
+		}
+		q.set(req.key, r, nil)
+	}
+	return nil
 }
 
 // baseURL resolves the configured URL, or derives ws:// or wss:// from the

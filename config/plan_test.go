@@ -187,6 +187,23 @@ func TestPlanResolve(t *testing.T) {
 			wantURL: "ws://h/ws?a=1&flag=x+y&b=2&c=%26c%3Dd",
 		},
 		{
+			name:      "a url's own parameter without a value is filled with the required id",
+			websocket: "url: \"ws://h/ws?clientId&a=1\"\nclient_id_required: true",
+			values:    Values{ClientID: "abc"},
+			wantURL:   "ws://h/ws?clientId=abc&a=1",
+		},
+		{
+			name:      "an empty param under the id's name is filled with the id",
+			websocket: "url: ws://h/ws\nclient_id_required: true\nquery_params: {clientId: \"\"}",
+			values:    Values{ClientID: "abc"},
+			wantURL:   "ws://h/ws?clientId=abc",
+		},
+		{
+			name:      "a param of the file's own under the id's name needs no id",
+			websocket: "url: ws://h/ws\nclient_id_required: true\nquery_params: {clientId: mine}",
+			wantURL:   "ws://h/ws?clientId=mine",
+		},
+		{
 			name:      "a param of the file's own under the id's name carries it",
 			websocket: "url: ws://h/ws\nclient_id_required: true\nquery_params: {clientId: mine}",
 			values:    Values{ClientID: "abc"},
@@ -295,6 +312,42 @@ func TestPlanResolveErrors(t *testing.T) {
 		{"scheme from env", `url: "{env:U}"`, `api[A] websocket url: scheme must be ws or wss, got "http"`, Values{}},
 		{"unset env in header", `headers: {X: "{env:NOPE}"}`, "api[A] headers.X: {env:NOPE}: environment variable NOPE is not set", Values{}},
 		{"secret URL is not echoed", `url: "{token}"`, "api[A] websocket url: invalid URL (not shown: it holds a secret)", Values{Token: "ht tp://bad"}},
+		{
+			"an empty token",
+			"token_required: true\n      auth_token: \"{env:TOK}\"",
+			"api[A] websocket.auth_token: resolved to an empty value; token_required needs one",
+			Values{},
+		},
+		{
+			"an empty token in the url's own query",
+			"url: \"ws://h/ws?token={token}\"\n      token_required: true\n      auth_token: \"{env:TOK}\"",
+			"api[A] websocket.auth_token: resolved to an empty value; token_required needs one",
+			Values{},
+		},
+		{
+			"an empty client id in a param",
+			"client_id_required: true\n      query_params: {clientId: \"{client_id}\"}",
+			"api[A] websocket.client_id: resolved to an empty value; client_id_required needs one",
+			Values{},
+		},
+		{
+			"an empty channel",
+			"channel_required: true\n      channel: \"{env:CH}\"",
+			"api[A] websocket.channel: resolved to an empty value; channel_required needs one",
+			Values{Token: "t"},
+		},
+		{
+			"an empty version",
+			"version_required: true\n      version: \"{env:V}\"",
+			"api[A] websocket.version: resolved to an empty value; version_required needs one",
+			Values{},
+		},
+		{
+			"an empty session id the config sets",
+			"session_id_required: true\n      session_id: \"{env:S}\"",
+			"api[A] websocket.session_id: resolved to an empty value; session_id_required needs one",
+			Values{},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
