@@ -45,7 +45,8 @@ func FuzzReadWasm(f *testing.F) {
 			}
 		}
 		importProblems(m.Imports) // must not panic either
-		versionProblem(m.Imports, nil)
+		versionProblem(m)
+		spokenVersion(m)
 	})
 }
 
