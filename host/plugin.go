@@ -165,8 +165,9 @@ func (p *Plugin) SHA256() string { return p.sum }
 // Provides lists what the plugin provides.
 func (p *Plugin) Provides() Provides { return p.provides }
 
+// error is the failure of a call, naming the export it ran.
 func (p *Plugin) error(call string, kind error, detail string) *PluginError {
-	return &PluginError{Plugin: p.name, Call: call, Kind: kind, Detail: detail}
+	return &PluginError{Plugin: p.name, Call: call, Export: exportOf(call), Kind: kind, Detail: detail}
 }
 
 // Load reads, checks, compiles and starts the plugin spec describes: the

@@ -67,7 +67,7 @@ func TestGoGuestTransforms(t *testing.T) {
 		{name: "replace empty", transform: "go_echo", in: "", want: Replace, wantData: ""},
 		{name: "pass", transform: "go_pass", in: "x", want: Pass, wantData: "x"},
 		{name: "plugin error", transform: "go_fail", in: "x", want: Pass, wantData: "x",
-			wantErr: "plugin[goguest] transform[go_fail]: failed: refusing this one"},
+			wantErr: "plugin[goguest] transform[go_fail] (wsplug_transform): failed: refusing this one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,7 +129,7 @@ func TestGoGuestPlaceholdersAndIDs(t *testing.T) {
 		t.Errorf("unknown placeholder: %v", err)
 	}
 	_, err = lk.Lookup(ctx, "go_num", "x")
-	if want := `plugin[goguest] placeholder[go_num]: failed: strconv.Atoi: parsing "x": invalid syntax`; err == nil ||
+	if want := `plugin[goguest] placeholder[go_num] (wsplug_placeholder): failed: strconv.Atoi: parsing "x": invalid syntax`; err == nil ||
 		err.Error() != want {
 		t.Errorf("go_num error = %v", err)
 	}
@@ -169,7 +169,7 @@ func TestSecretsNeedTheCapability(t *testing.T) {
 	for range 3 {
 		_, err = r.Lookup(client).Lookup(context.Background(), "go_token_len", "")
 	}
-	if err == nil || err.Error() != "plugin[goguest] placeholder[go_token_len]: failed: value needs the secrets capability" {
+	if err == nil || err.Error() != "plugin[goguest] placeholder[go_token_len] (wsplug_placeholder): failed: value needs the secrets capability" {
 		t.Errorf("error = %v", err)
 	}
 	if n := log.count("plugin asked for a secret without the secrets capability"); n != 1 {
