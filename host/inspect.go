@@ -100,9 +100,9 @@ func Inspect(ctx context.Context, file string) (*Report, error) {
 	p, err := l.Load(ctx, config.Plugin{Name: "inspect", File: file, Limits: limits})
 	var pe *PluginError
 	switch {
-	case errors.As(err, &pe) && errors.Is(err, ErrTimeout) && (pe.Call == "start" || pe.Call == "init"):
-		r.Problems = append(r.Problems, fmt.Sprintf("init did not finish within %s (inspect waits no longer)",
-			inspectLimit))
+	case errors.As(err, &pe) && pe.Kind == ErrTimeout && (pe.Call == "start" || pe.Call == "init"):
+		r.Problems = append(r.Problems,
+			fmt.Sprintf("init did not finish within %s (inspect waits no longer)", inspectLimit))
 		return r, nil
 	case err != nil:
 		r.Problems = append(r.Problems, err.Error())

@@ -49,8 +49,8 @@ var (
 // first, or else that of its marker export; "" when it has no marker.
 func spokenVersion(m *wasmModule) string {
 	for _, imp := range m.Imports {
-		if v := importVersion.FindStringSubmatch(imp.Module); v != nil && v[1] != strconv.Itoa(abi.Version) {
-			return v[1]
+		if v := otherVersion(imp); v != "" {
+			return v
 		}
 	}
 	version := ""
@@ -67,14 +67,24 @@ func spokenVersion(m *wasmModule) string {
 	return version
 }
 
+// otherVersion is the version of an import from wsplug_vN, as digits, when
+// N is not this host's version; otherwise "".
+func otherVersion(imp wasmImport) string {
+	v := importVersion.FindStringSubmatch(imp.Module)
+	if v == nil || v[1] == strconv.Itoa(abi.Version) {
+		return ""
+	}
+	return v[1]
+}
+
 // versionProblem says which ABI version a module speaks when it is not
 // this host's, from its imports or its marker export, or that it has no
 // marker.
 func versionProblem(m *wasmModule) string {
 	for _, imp := range m.Imports {
-		if v := importVersion.FindStringSubmatch(imp.Module); v != nil && v[1] != strconv.Itoa(abi.Version) {
+		if v := otherVersion(imp); v != "" {
 			return fmt.Sprintf("it speaks ABI v%s (it imports %s); this host speaks v%d",
-				v[1], imp, abi.Version)
+				v, imp, abi.Version)
 		}
 	}
 	other := ""
