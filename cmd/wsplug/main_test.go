@@ -248,3 +248,53 @@ func TestValidateLoadsPlugins(t *testing.T) {
 		t.Errorf("missing plugin: %d\n got %q\nwant %q", code, stderr, want)
 	}
 }
+
+// TestCacheDirFlag: validate and resolve take -cache-dir, as run does, so
+// that a user without a cache directory can name one, or none.
+func TestCacheDirFlag(t *testing.T) {
+	t.Setenv("HOME", "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	healthy, err := filepath.Abs("../../host/testdata/hostile/healthy.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, "apis:\n  - name: A\n    url: http://h\n    websocket: {client_id_format: healthy_id}\n"+
+		"plugins:\n  - name: healthy\n    path: "+healthy+"\n")
+	tests := []struct {
+		name     string
+		command  string
+		cacheDir string // "dir": a new directory
+		wantCode int
+		inStderr string
+	}{
+		{name: "validate without a cache", command: "validate", wantCode: exitInput,
+			inStderr: "(set a cache directory, or none)"},
+		{name: "validate with a directory", command: "validate", cacheDir: "dir", wantCode: exitOK},
+		{name: "validate with none", command: "validate", cacheDir: "none", wantCode: exitOK},
+		{name: "resolve without a cache", command: "resolve", wantCode: exitInput,
+			inStderr: "(set a cache directory, or none)"},
+		{name: "resolve with a directory", command: "resolve", cacheDir: "dir", wantCode: exitOK},
+		{name: "resolve with none", command: "resolve", cacheDir: "none", wantCode: exitOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{tt.command, cfg}
+			dir := tt.cacheDir
+			if dir == "dir" {
+				dir = t.TempDir()
+			}
+			if dir != "" {
+				args = append(args, "-cache-dir", dir)
+			}
+			code, _, stderr := wsplug(t, args...)
+			if code != tt.wantCode || !strings.Contains(stderr, tt.inStderr) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tt.wantCode, tt.inStderr)
+			}
+			if tt.cacheDir == "dir" {
+				if entries, _ := os.ReadDir(dir); len(entries) == 0 {
+					t.Errorf("nothing cached in %s", dir)
+				}
+			}
+		})
+	}
+}
