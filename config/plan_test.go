@@ -320,7 +320,8 @@ func TestPlanResolveErrors(t *testing.T) {
 		},
 		{
 			"an empty token in the url's own query",
-			"url: \"ws://h/ws?token={token}\"\n      token_required: true\n      auth_token: \"{env:TOK}\"",
+			"url: \"ws://h/ws?token={token}\"\n      token_required: true\n" +
+				"      auth_token: \"{env:TOK}\"",
 			"api[A] websocket.auth_token: resolved to an empty value; token_required needs one",
 			Values{},
 		},
@@ -345,7 +346,8 @@ func TestPlanResolveErrors(t *testing.T) {
 		{
 			"an empty session id the config sets",
 			"session_id_required: true\n      session_id: \"{env:S}\"",
-			"api[A] websocket.session_id: resolved to an empty value; session_id_required needs one",
+			"api[A] websocket.session_id: resolved to an empty value; " +
+				"session_id_required needs one",
 			Values{},
 		},
 	}
@@ -374,7 +376,8 @@ func FuzzResolveURL(f *testing.F) {
 	f.Add("i", "t", "c", "cid", "{token}", "@evil:2")
 	f.Fuzz(func(t *testing.T, clientID, token, channel, key, value, path string) {
 		ws := &Websocket{
-			URL:              "ws://h:1" + EscapeTemplate(path) + "/{channel}/end?cid={client_id}&tok={token}",
+			URL: "ws://h:1" + EscapeTemplate(path) +
+				"/{channel}/end?cid={client_id}&tok={token}",
 			ClientIDRequired: true, ClientIDName: "clientId",
 			TokenRequired: true, TokenName: "token", AuthToken: "x",
 			QueryParams: []Pair{{Name: key, Value: value}},
@@ -427,7 +430,8 @@ func FuzzResolveURL(f *testing.F) {
 			t.Fatalf("token added to %q though tok carries it", target.URL)
 		}
 		if token != "" && key != "tok" {
-			if sq := queryValues(t, shown.RawQuery); len(sq["tok"]) != 1 || sq["tok"][0] != redacted {
+			sq := queryValues(t, shown.RawQuery)
+			if len(sq["tok"]) != 1 || sq["tok"][0] != redacted {
 				t.Fatalf("redacted URL %q shows the token", target.Redacted())
 			}
 		}

@@ -211,7 +211,9 @@ func (u *urlTemplate) ownQuery(ctx context.Context, lk Lookup, q query) (query, 
 		if err != nil {
 			return nil, badEscape(k)
 		}
-		q = append(q, queryParam{key: key, raw: true, text: text, empty: v.plain == "", from: &it.value})
+		q = append(q, queryParam{
+			key: key, raw: true, text: text, empty: v.plain == "", from: &it.value,
+		})
 	}
 	return q, nil
 }
@@ -314,11 +316,11 @@ func (q query) encode(shown bool) string {
 		default:
 			b.WriteString(url.QueryEscape(p.key))
 			b.WriteByte('=')
-			if shown {
-				b.WriteString(strings.ReplaceAll(url.QueryEscape(p.val.shown), "%2A%2A%2A", redacted))
-			} else {
+			if !shown {
 				b.WriteString(url.QueryEscape(p.val.plain))
+				continue
 			}
+			b.WriteString(strings.ReplaceAll(url.QueryEscape(p.val.shown), "%2A%2A%2A", redacted))
 		}
 	}
 	return b.String()
