@@ -14,12 +14,12 @@ import (
 // are parsed once, and Resolve turns them into a URL and headers on every
 // connect, so that a changed token or session id is used on the next one.
 type Plan struct {
-	api    string
-	ws     *Websocket
-	url    Template // the websocket URL, or the API's HTTP URL when derive
+	api string
+	ws  *Websocket
+	// url is the websocket URL, or, when derive, the API's HTTP URL, all
+	// of it in url.head.
+	url    urlTemplate
 	derive bool
-	// parsed is the websocket URL when url has no placeholder: parsed once.
-	parsed *url.URL
 	params []templatePair
 	header []templatePair
 	// values are the config's own connection values (client_id, auth_token,
@@ -35,9 +35,14 @@ type templatePair struct {
 	value Template
 }
 
+// requiredParam is a value the URL must carry: under key, the value of
+// placeholder, which the config sets as field and flag demands.
 type requiredParam struct {
-	key         string
-	placeholder string
+	key, placeholder string
+	field, flag      string
+	// later says an empty value is left out until there is one: a session
+	// id the config does not set comes from the server.
+	later bool
 }
 
 // NewPlan prepares api's websocket section. It fails when the API has none.
@@ -48,13 +53,15 @@ func NewPlan(api *API) (*Plan, error) {
 	}
 	p := &Plan{api: api.Name, ws: ws}
 	if ws.URL != "" {
-		p.url = ParseTemplate(ws.URL)
+		p.url = splitURL(ParseTemplate(ws.URL))
 	} else {
-		p.url, p.derive = ParseTemplate(api.URL), true
+		p.url, p.derive = urlTemplate{head: ParseTemplate(api.URL)}, true
 	}
-	if _, ok := p.url.Literal(); ok {
-		if u, err := p.parse(p.url.raw); err == nil {
-			p.parsed = u
+	head, ok1 := p.url.head.Literal()
+	path, ok2 := p.url.path.Literal()
+	if ok1 && ok2 {
+		if u, err := p.parse(head + path); err == nil {
+			p.url.parsed = u
 		}
 	}
 	for _, q := range ws.QueryParams {
@@ -67,17 +74,22 @@ func NewPlan(api *API) (*Plan, error) {
 		p.values[i] = ParseTemplate(s)
 	}
 	for _, r := range []struct {
-		on               bool
-		key, placeholder string
+		on bool
+		requiredParam
 	}{
-		{ws.ClientIDRequired, ws.ClientIDName, PlaceholderClientID},
-		{ws.TokenRequired, ws.TokenName, PlaceholderToken},
-		{ws.SessionIDRequired, ws.SessionIDName, PlaceholderSessionID},
-		{ws.ChannelRequired, ws.ChannelName, PlaceholderChannel},
-		{ws.VersionRequired, ws.VersionName, PlaceholderVersion},
+		{ws.ClientIDRequired, requiredParam{ws.ClientIDName, PlaceholderClientID,
+			"client_id", "client_id_required", false}},
+		{ws.TokenRequired, requiredParam{ws.TokenName, PlaceholderToken,
+			"auth_token", "token_required", false}},
+		{ws.SessionIDRequired, requiredParam{ws.SessionIDName, PlaceholderSessionID,
+			"session_id", "session_id_required", ws.SessionID == ""}},
+		{ws.ChannelRequired, requiredParam{ws.ChannelName, PlaceholderChannel,
+			"channel", "channel_required", false}},
+		{ws.VersionRequired, requiredParam{ws.VersionName, PlaceholderVersion,
+			"version", "version_required", false}},
 	} {
 		if r.on {
-			p.required = append(p.required, requiredParam{r.key, r.placeholder})
+			p.required = append(p.required, r.requiredParam)
 		}
 	}
 	return p, nil
@@ -129,46 +141,36 @@ func (t *Target) String() string { return t.shown }
 // Resolve builds the URL and headers for one connect. Placeholders resolve
 // from v first and then from src; a placeholder neither knows is an error.
 //
-// The URL's own query comes first; then query_params in file order (a
-// parameter the URL already has takes the new value in its place); then each
-// required value (client id, token, session id, channel, version) under its
-// name, unless a parameter already has that name or uses that placeholder.
-// An empty value is left out.
+// A placeholder's value in the URL's path is path-escaped and one in its
+// query is query-escaped, so that no value can change the URL's structure;
+// one before the path (in the host, or one that is the whole URL) goes in
+// as it is. The URL's own query comes first, as written; then query_params
+// in file order (a parameter the URL already has takes the new value in
+// its place); then each required value (client id, token, session id,
+// channel, version) under its name, unless a parameter already uses that
+// placeholder or has a value of the file's own under that name (an empty
+// one takes the required value in its place). A required value that is
+// empty is an error, but for a session id that the server is to give.
 func (p *Plan) Resolve(ctx context.Context, v *Values, src Lookup) (*Target, error) {
 	lk := Chain(v, src)
-	u, shownURL, err := p.baseURL(ctx, lk)
+	u, shownURL, q, err := p.baseURL(ctx, lk)
 	if err != nil {
 		return nil, err
 	}
-	q, err := parseQuery(u.RawQuery)
-	if err != nil {
-		return nil, fmt.Errorf("api[%s] websocket url: %w", p.api, err)
-	}
-	for _, tp := range p.params {
+	for i := range p.params {
+		tp := &p.params[i]
 		r, err := tp.value.render(ctx, lk, nil, false)
 		if err != nil {
 			return nil, fmt.Errorf("api[%s] query_params.%s: %w", p.api, tp.name, err)
 		}
-		q.set(tp.name, r)
+		q.set(tp.name, r, &tp.value)
 	}
-	for _, req := range p.required {
-		if q.has(req.key) || p.paramUses(req.placeholder) {
-			continue
-		}
-		val, _ := v.Lookup(ctx, req.placeholder, "")
-		s, secret, _ := formatValue(val)
-		if s == "" {
-			continue
-		}
-		r := rendered{plain: s, shown: s, secret: secret}
-		if secret {
-			r.shown = redacted
-		}
-		q.set(req.key, r)
+	if err := p.addRequired(ctx, v, &q); err != nil {
+		return nil, err
 	}
-	u.RawQuery = q.encode(false)
+	u.RawQuery, u.ForceQuery = q.encode(false), false
 	t := &Target{URL: u.String(), Header: make(http.Header, len(p.header))}
-	shownURL.RawQuery = u.RawQuery
+	shownURL.RawQuery, shownURL.ForceQuery = u.RawQuery, false
 	if q.secret() {
 		shownURL.RawQuery = q.encode(true)
 	}
@@ -184,38 +186,81 @@ func (p *Plan) Resolve(ctx context.Context, v *Values, src Lookup) (*Target, err
 	return t, nil
 }
 
+// addRequired puts each required value in the query, unless a parameter
+// carries it, and checks that none is empty. The error names the key,
+// never a value.
+func (p *Plan) addRequired(ctx context.Context, v *Values, q *query) error {
+	for _, req := range p.required {
+		uses, at := q.uses(req.placeholder), q.index(req.key)
+		if !uses && at >= 0 && !(*q)[at].empty {
+			continue // the file's own value
+		}
+		val, _ := v.Lookup(ctx, req.placeholder, "")
+		s, secret, _ := formatValue(val)
+		switch {
+		case s == "" && req.later:
+			continue
+		case s == "":
+			return fmt.Errorf("api[%s] websocket.%s: resolved to an empty value; %s needs one",
+				p.api, req.field, req.flag)
+		case uses:
+			continue
+		}
+		r := rendered{plain: s, shown: s, secret: secret}
+		if secret {
+			r.shown = redacted
+		}
+		q.set(req.key, r, nil)
+	}
+	return nil
+}
+
 // baseURL resolves the configured URL, or derives ws:// or wss:// from the
-// API's HTTP URL (see wsFromHTTP). It returns the URL twice: to dial,
-// and with secrets redacted.
-func (p *Plan) baseURL(ctx context.Context, lk Lookup) (u, shown *url.URL, err error) {
+// API's HTTP URL (see wsFromHTTP). It returns the URL without its query
+// twice, to dial and with secrets redacted, and the query.
+func (p *Plan) baseURL(ctx context.Context, lk Lookup) (u, shown *url.URL, q query, err error) {
 	key := "websocket url"
 	if p.derive {
 		key = "url"
 	}
-	if p.parsed != nil {
-		u, shown := *p.parsed, *p.parsed
-		return &u, &shown, nil
+	fail := func(err error) (*url.URL, *url.URL, query, error) {
+		return nil, nil, nil, fmt.Errorf("api[%s] %s: %w", p.api, key, err)
 	}
-	r, err := p.url.render(ctx, lk, nil, false)
-	if err != nil {
-		return nil, nil, fmt.Errorf("api[%s] %s: %w", p.api, key, err)
-	}
-	if u, err = p.parse(r.plain); err != nil {
-		if r.secret {
-			err = errors.New("invalid URL (not shown: it holds a secret)")
-		}
-		return nil, nil, fmt.Errorf("api[%s] %s: %w", p.api, key, err)
-	}
-	shown = u
-	if r.secret {
-		if shown, err = p.parse(r.shown); err != nil {
-			return nil, nil, fmt.Errorf("api[%s] %s: cannot show it redacted", p.api, key)
-		}
+	var head, path rendered
+	if p.url.parsed != nil {
+		c, s := *p.url.parsed, *p.url.parsed
+		u, shown = &c, &s
 	} else {
+		if head, err = renderPart(ctx, p.url.head, lk, nil); err != nil {
+			return fail(err)
+		}
+		if path, err = renderPart(ctx, p.url.path, lk, url.PathEscape); err != nil {
+			return fail(err)
+		}
+		if u, err = p.parse(head.plain + path.plain); err != nil {
+			if head.secret || path.secret {
+				err = errors.New("invalid URL (not shown: it holds a secret)")
+			}
+			return fail(err)
+		}
 		c := *u
 		shown = &c
+		if head.secret || path.secret {
+			if shown, err = p.parse(head.shown + path.shown); err != nil {
+				return fail(errors.New("cannot show it redacted"))
+			}
+		}
 	}
-	return u, shown, nil
+	// Only a placeholder in the head can have given a query so far.
+	if u.RawQuery != "" {
+		if q, err = splitQuery(u.RawQuery, shown.RawQuery, head.secret); err != nil {
+			return fail(err)
+		}
+	}
+	if q, err = p.url.ownQuery(ctx, lk, q); err != nil {
+		return fail(err)
+	}
+	return u, shown, q, nil
 }
 
 // parse reads the resolved URL: a websocket URL, or the API's HTTP URL to
@@ -225,15 +270,6 @@ func (p *Plan) parse(s string) (*url.URL, error) {
 		return wsFromHTTP(s)
 	}
 	return parseWebsocketURL(s)
-}
-
-func (p *Plan) paramUses(placeholder string) bool {
-	for _, tp := range p.params {
-		if tp.value.Uses(placeholder) {
-			return true
-		}
-	}
-	return false
 }
 
 // parseWebsocketURL checks that s is an absolute ws:// or wss:// URL.
@@ -299,89 +335,6 @@ func unwrapURLError(err error) error {
 		return fmt.Errorf("invalid URL: %w", ue.Err)
 	}
 	return err
-}
-
-// query is an ordered list of query parameters, each in two forms.
-type query []queryParam
-
-type queryParam struct {
-	key string
-	val rendered
-}
-
-// parseQuery splits a raw query into its parameters, in order.
-func parseQuery(raw string) (query, error) {
-	var q query
-	for _, kv := range strings.Split(raw, "&") {
-		if kv == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(kv, "=")
-		key, err := url.QueryUnescape(k)
-		if err != nil {
-			return nil, fmt.Errorf("query key %q: %w", k, err)
-		}
-		val, err := url.QueryUnescape(v)
-		if err != nil {
-			return nil, fmt.Errorf("query value of %s: %w", key, err)
-		}
-		q = append(q, queryParam{key, rendered{plain: val, shown: val}})
-	}
-	return q, nil
-}
-
-func (q query) has(key string) bool {
-	for _, p := range q {
-		if p.key == key {
-			return true
-		}
-	}
-	return false
-}
-
-// set gives key the value: in place of the first parameter of that name, or
-// at the end.
-func (q *query) set(key string, v rendered) {
-	for i := range *q {
-		if (*q)[i].key == key {
-			(*q)[i].val = v
-			return
-		}
-	}
-	*q = append(*q, queryParam{key, v})
-}
-
-func (q query) secret() bool {
-	for _, p := range q {
-		if p.val.secret {
-			return true
-		}
-	}
-	return false
-}
-
-// encode writes the query; shown writes the redacted form, where *** stays
-// readable.
-func (q query) encode(shown bool) string {
-	var b strings.Builder
-	n := 0
-	for _, p := range q {
-		n += len(p.key) + len(p.val.plain) + 2
-	}
-	b.Grow(n + n/4)
-	for i, p := range q {
-		if i > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(url.QueryEscape(p.key))
-		b.WriteByte('=')
-		if !shown {
-			b.WriteString(url.QueryEscape(p.val.plain))
-			continue
-		}
-		b.WriteString(strings.ReplaceAll(url.QueryEscape(p.val.shown), "%2A%2A%2A", redacted))
-	}
-	return b.String()
 }
 
 // Header names whose values are credentials whatever their source.

@@ -34,7 +34,9 @@ func planFor(t testing.TB, yaml string) *Plan {
 }
 
 func TestPlanResolve(t *testing.T) {
-	env := fakeEnv(map[string]string{"TOK": "t/k n", "HOST": "example.com:9000", "CH": "room 1"})
+	env := fakeEnv(map[string]string{
+		"TOK": "t/k n", "HOST": "example.com:9000", "CH": "room 1", "WSURL": "ws://h/ws?a=1&flag",
+	})
 	tests := []struct {
 		name       string
 		websocket  string // the websocket section, indented by 6
@@ -148,6 +150,77 @@ func TestPlanResolve(t *testing.T) {
 			websocket: "url: \"ws://h/ws#frag\"",
 			wantURL:   "ws://h/ws",
 		},
+		{
+			name: "the token in the url's own query: escaped, redacted, carried once",
+			websocket: "url: \"ws://h/ws?token={token}\"\ntoken_required: true\n" +
+				"auth_token: \"{env:TOK}\"",
+			values:    Values{Token: "ab&admin=1#frag"},
+			wantURL:   "ws://h/ws?token=ab%26admin%3D1%23frag",
+			wantShown: "ws://h/ws?token=***",
+		},
+		{
+			name:      "the token in the path: one segment, redacted",
+			websocket: "url: \"ws://h/{token}/ws\"\nauth_token: \"{env:TOK}\"",
+			values:    Values{Token: "a/b?c#d %"},
+			wantURL:   "ws://h/a%2Fb%3Fc%23d%20%25/ws",
+			wantShown: "ws://h/***/ws",
+		},
+		{
+			name:      "the token under another key of the url's own query",
+			websocket: "url: \"ws://h/ws?k=pre-{token}&z=1\"\ntoken_required: true\nauth_token: t",
+			values:    Values{Token: "t k"},
+			wantURL:   "ws://h/ws?k=pre-t+k&z=1",
+			wantShown: "ws://h/ws?k=pre-***&z=1",
+		},
+		{
+			name: "the id in the url's own query carries it; that query stays as written",
+			websocket: "url: \"ws://h/ws?cid={client_id}&a=x%20y&b=+&flag\"\n" +
+				"client_id_required: true",
+			values:  Values{ClientID: "abc"},
+			wantURL: "ws://h/ws?cid=abc&a=x%20y&b=+&flag",
+		},
+		{
+			name: "a param replaces one of the url's own in place",
+			websocket: "url: \"ws://h/ws?a=1&flag&b=2\"\n" +
+				"query_params: {flag: \"x y\", c: \"{channel}\"}",
+			values:  Values{Channel: "&c=d"},
+			wantURL: "ws://h/ws?a=1&flag=x+y&b=2&c=%26c%3Dd",
+		},
+		{
+			name:      "a url's own parameter without a value is filled with the required id",
+			websocket: "url: \"ws://h/ws?clientId&a=1\"\nclient_id_required: true",
+			values:    Values{ClientID: "abc"},
+			wantURL:   "ws://h/ws?clientId=abc&a=1",
+		},
+		{
+			name:      "an empty param under the id's name is filled with the id",
+			websocket: "url: ws://h/ws\nclient_id_required: true\nquery_params: {clientId: \"\"}",
+			values:    Values{ClientID: "abc"},
+			wantURL:   "ws://h/ws?clientId=abc",
+		},
+		{
+			name:      "a param of the file's own under the id's name needs no id",
+			websocket: "url: ws://h/ws\nclient_id_required: true\nquery_params: {clientId: mine}",
+			wantURL:   "ws://h/ws?clientId=mine",
+		},
+		{
+			name:      "a param of the file's own under the id's name carries it",
+			websocket: "url: ws://h/ws\nclient_id_required: true\nquery_params: {clientId: mine}",
+			values:    Values{ClientID: "abc"},
+			wantURL:   "ws://h/ws?clientId=mine",
+		},
+		{
+			name:      "values in the path and query are escaped, the host's are not",
+			websocket: "url: \"ws://{env:HOST}/a b/{channel}?h={env:HOST}&{channel}=1\"",
+			values:    Values{Channel: "x/y"},
+			wantURL:   "ws://example.com:9000/a%20b/x%2Fy?h=example.com%3A9000&x%2Fy=1",
+		},
+		{
+			name:      "a placeholder that is the whole url brings its own query",
+			websocket: "url: \"{env:WSURL}\"\nquery_params: {b: \"{client_id}\"}",
+			values:    Values{ClientID: "abc"},
+			wantURL:   "ws://h/ws?a=1&flag&b=abc",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,6 +312,44 @@ func TestPlanResolveErrors(t *testing.T) {
 		{"scheme from env", `url: "{env:U}"`, `api[A] websocket url: scheme must be ws or wss, got "http"`, Values{}},
 		{"unset env in header", `headers: {X: "{env:NOPE}"}`, "api[A] headers.X: {env:NOPE}: environment variable NOPE is not set", Values{}},
 		{"secret URL is not echoed", `url: "{token}"`, "api[A] websocket url: invalid URL (not shown: it holds a secret)", Values{Token: "ht tp://bad"}},
+		{
+			"an empty token",
+			"token_required: true\n      auth_token: \"{env:TOK}\"",
+			"api[A] websocket.auth_token: resolved to an empty value; token_required needs one",
+			Values{},
+		},
+		{
+			"an empty token in the url's own query",
+			"url: \"ws://h/ws?token={token}\"\n      token_required: true\n" +
+				"      auth_token: \"{env:TOK}\"",
+			"api[A] websocket.auth_token: resolved to an empty value; token_required needs one",
+			Values{},
+		},
+		{
+			"an empty client id in a param",
+			"client_id_required: true\n      query_params: {clientId: \"{client_id}\"}",
+			"api[A] websocket.client_id: resolved to an empty value; client_id_required needs one",
+			Values{},
+		},
+		{
+			"an empty channel",
+			"channel_required: true\n      channel: \"{env:CH}\"",
+			"api[A] websocket.channel: resolved to an empty value; channel_required needs one",
+			Values{Token: "t"},
+		},
+		{
+			"an empty version",
+			"version_required: true\n      version: \"{env:V}\"",
+			"api[A] websocket.version: resolved to an empty value; version_required needs one",
+			Values{},
+		},
+		{
+			"an empty session id the config sets",
+			"session_id_required: true\n      session_id: \"{env:S}\"",
+			"api[A] websocket.session_id: resolved to an empty value; " +
+				"session_id_required needs one",
+			Values{},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -251,17 +362,22 @@ func TestPlanResolveErrors(t *testing.T) {
 	}
 }
 
-// FuzzResolveURL builds URLs from arbitrary values and query parameters:
-// the result must parse, keep its query order, and carry every value
-// exactly.
+// FuzzResolveURL builds URLs from arbitrary values, a query parameter and
+// path text, with placeholders in the URL's own path and query. The result
+// must parse; each placeholder's value must come back exactly, under its
+// key or as its path segment, whatever it holds, and no value may add a
+// parameter; the redacted form must parse and hide the token.
 func FuzzResolveURL(f *testing.F) {
-	f.Add("abc", "tok", "k", "v", "/ws")
-	f.Add("a&b=c", "t k/%", "a b", "{client_id}", "/x?y=1")
-	f.Add("", "", "", "", "")
-	f.Add("é\x00", "\xff", "=", "&", "?#")
-	f.Fuzz(func(t *testing.T, clientID, token, key, value, path string) {
+	f.Add("abc", "tok", "room", "k", "v", "/ws")
+	f.Add("a&b=c", "t k/%", "a/b?c#d", "a b", "{client_id}", "/x?y=1")
+	f.Add("", "", "", "", "", "")
+	f.Add("é\x00", "\xff", "..", "=", "&", "?#")
+	f.Add("id&cid=evil", "ab&admin=1#frag", "%2F", "token", "x", "/a b")
+	f.Add("i", "t", "c", "cid", "{token}", "@evil:2")
+	f.Fuzz(func(t *testing.T, clientID, token, channel, key, value, path string) {
 		ws := &Websocket{
-			URL:              "ws://h:1" + EscapeTemplate(path),
+			URL: "ws://h:1" + EscapeTemplate(path) +
+				"/{channel}/end?cid={client_id}&tok={token}",
 			ClientIDRequired: true, ClientIDName: "clientId",
 			TokenRequired: true, TokenName: "token", AuthToken: "x",
 			QueryParams: []Pair{{Name: key, Value: value}},
@@ -270,40 +386,75 @@ func FuzzResolveURL(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := Values{ClientID: clientID, Token: Secret(token)}
-		target, err := p.Resolve(context.Background(), &v, nil)
+		ctx := context.Background()
+		v := Values{ClientID: clientID, Token: Secret(token), Channel: channel}
+		target, err := p.Resolve(ctx, &v, nil)
 		if err != nil {
-			return // a bad path or an unknown placeholder in value: an error, not a panic
+			return // a bad path, an unknown placeholder in value: an error, not a panic
 		}
 		u, err := url.Parse(target.URL)
 		if err != nil {
 			t.Fatalf("built URL %q does not parse: %v", target.URL, err)
 		}
-		q, err := parseQuery(u.RawQuery)
+		shown, err := url.Parse(target.Redacted())
 		if err != nil {
-			t.Fatalf("built query %q does not parse: %v", u.RawQuery, err)
+			t.Fatalf("redacted URL %q does not parse: %v", target.Redacted(), err)
 		}
-		if token != "" && !q.has("token") {
-			t.Fatalf("token missing from %q", target.URL)
+		if strings.ContainsAny(path, "?#") {
+			return // the placeholders are in the query, or in the fragment, which is dropped
 		}
-		for _, p := range q {
-			if p.key == "token" && key != "token" && p.val.plain != token {
-				t.Fatalf("token = %q, want %q", p.val.plain, token)
-			}
+
+		segs := strings.Split(u.EscapedPath(), "/")
+		if len(segs) < 3 || segs[len(segs)-1] != "end" {
+			t.Fatalf("path of %q does not end in /{channel}/end", target.URL)
 		}
-		if token != "" && key != "token" {
-			shown, err := url.Parse(target.Redacted())
+		if got, err := url.PathUnescape(segs[len(segs)-2]); err != nil || got != channel {
+			t.Fatalf("channel segment of %q = %q (%v), want %q", target.URL, got, err, channel)
+		}
+
+		want := map[string]string{"cid": clientID, "tok": token}
+		if key == "cid" || key == "tok" {
+			rv, err := ParseTemplate(value).Resolve(ctx, &v)
 			if err != nil {
-				t.Fatalf("redacted URL %q does not parse: %v", target.Redacted(), err)
+				t.Fatalf("Resolve took %q, which does not resolve: %v", value, err)
 			}
-			sq, _ := parseQuery(shown.RawQuery)
-			for _, p := range sq {
-				if p.key == "token" && p.val.plain != redacted {
-					t.Fatalf("redacted URL %q shows the token", target.Redacted())
-				}
+			want[key] = rv
+		}
+		got := queryValues(t, u.RawQuery)
+		for k, w := range want {
+			if len(got[k]) != 1 || got[k][0] != w {
+				t.Fatalf("%s = %q in %q, want exactly [%q]", k, got[k], target.URL, w)
+			}
+		}
+		if key != "tok" && len(got["token"]) > 1 {
+			t.Fatalf("token added to %q though tok carries it", target.URL)
+		}
+		if token != "" && key != "tok" {
+			sq := queryValues(t, shown.RawQuery)
+			if len(sq["tok"]) != 1 || sq["tok"][0] != redacted {
+				t.Fatalf("redacted URL %q shows the token", target.Redacted())
 			}
 		}
 	})
+}
+
+// queryValues reads a raw query as a server does, keeping ';' in values.
+func queryValues(t *testing.T, raw string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, kv := range strings.Split(raw, "&") {
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		key, err1 := url.QueryUnescape(k)
+		val, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("query %q has a bad escape in %q", raw, kv)
+		}
+		out[key] = append(out[key], val)
+	}
+	return out
 }
 
 // BenchmarkResolveURL measures building a typical client's URL and headers

@@ -337,48 +337,58 @@ func TestValidationProblems(t *testing.T) {
 				"    websocket: {headers: \"X-Key: k\", query_params: \"token=t\"}\n",
 			want: []string{
 				"wsplug.yaml:4:5: apis[0].auth: expected a mapping, got a string",
-				"wsplug.yaml:5:5: apis[0].default_headers: expected a mapping of names to values, " +
-					"got a string",
-				"wsplug.yaml:6:27: apis[0].endpoints[0].headers: expected a mapping of names to " +
-					"values, got an integer",
-				"wsplug.yaml:7:17: apis[0].websocket.headers: expected a mapping of names to values, " +
-					"got a string",
-				"wsplug.yaml:7:38: apis[0].websocket.query_params: expected a mapping of names to " +
-					"values, got a string",
+				"wsplug.yaml:5:5: apis[0].default_headers: " +
+					"expected a mapping of names to values, got a string",
+				"wsplug.yaml:6:27: apis[0].endpoints[0].headers: " +
+					"expected a mapping of names to values, got an integer",
+				"wsplug.yaml:7:17: apis[0].websocket.headers: " +
+					"expected a mapping of names to values, got a string",
+				"wsplug.yaml:7:38: apis[0].websocket.query_params: " +
+					"expected a mapping of names to values, got a string",
 			},
 		},
 		{
 			name: "braces in a literal secret are not echoed",
-			yaml: "apis:\n  - name: A\n    url: http://h\n    auth: {username: u, password: \"p{w:x}q\"}\n" +
-				"    websocket:\n      auth_token: \"ab{cd}ef\"\n      headers: {X-Api-Key: \"{token:k3y}\"}\n",
+			yaml: "apis:\n  - name: A\n    url: http://h\n" +
+				"    auth: {username: u, password: \"p{w:x}q\"}\n" +
+				"    websocket:\n      auth_token: \"ab{cd}ef\"\n" +
+				"      headers: {X-Api-Key: \"{token:k3y}\"}\n",
 			want: []string{
-				"wsplug.yaml:4:25: apis[0].auth.password: unknown placeholder (not shown: this key " +
-					"holds a secret); known: client_id, token, session_id, channel, version, env; " +
+				"wsplug.yaml:4:25: apis[0].auth.password: " +
+					"unknown placeholder (not shown: this key holds a secret); " +
+					"known: client_id, token, session_id, channel, version, env; " +
 					"a literal { is written {{",
-				"wsplug.yaml:6:7: apis[0].websocket.auth_token: unknown placeholder (not shown: this " +
-					"key holds a secret); known: client_id, token, session_id, channel, version, env; " +
+				"wsplug.yaml:6:7: apis[0].websocket.auth_token: " +
+					"unknown placeholder (not shown: this key holds a secret); " +
+					"known: client_id, token, session_id, channel, version, env; " +
 					"a literal { is written {{",
-				"wsplug.yaml:7:17: apis[0].websocket.headers.X-Api-Key: {token:...} takes no argument",
+				"wsplug.yaml:7:17: apis[0].websocket.headers.X-Api-Key: " +
+					"{token:...} takes no argument",
 			},
 		},
 		{
 			name: "header names that differ only in case",
-			yaml: "apis:\n  - name: A\n    url: http://h\n    default_headers: {x-a: \"1\", X-A: \"2\"}\n" +
+			yaml: "apis:\n  - name: A\n    url: http://h\n" +
+				"    default_headers: {x-a: \"1\", X-A: \"2\"}\n" +
 				"    endpoints:\n      - name: E\n        headers:\n          accept: a\n" +
-				"          ACCEPT: b\n    websocket:\n      headers: {Authorization: x, authorization: y}\n",
+				"          ACCEPT: b\n    websocket:\n" +
+				"      headers: {Authorization: x, authorization: y}\n",
 			want: []string{
-				`wsplug.yaml:4:33: apis[0].default_headers.X-A: "X-A" is the same header as "x-a" ` +
-					"on line 4, column 23 (header names ignore case); keep one",
-				`wsplug.yaml:9:11: apis[0].endpoints[0].headers.ACCEPT: "ACCEPT" is the same header ` +
-					`as "accept" on line 8, column 11 (header names ignore case); keep one`,
-				`wsplug.yaml:11:35: apis[0].websocket.headers.authorization: "authorization" is the ` +
-					`same header as "Authorization" on line 11, column 17 (header names ignore case); ` +
-					"keep one",
+				`wsplug.yaml:4:33: apis[0].default_headers.X-A: ` +
+					`"X-A" is the same header as "x-a" on line 4, column 23 ` +
+					"(header names ignore case); keep one",
+				`wsplug.yaml:9:11: apis[0].endpoints[0].headers.ACCEPT: ` +
+					`"ACCEPT" is the same header as "accept" on line 8, column 11 ` +
+					"(header names ignore case); keep one",
+				`wsplug.yaml:11:35: apis[0].websocket.headers.authorization: ` +
+					`"authorization" is the same header as "Authorization" on line 11, column 17 ` +
+					"(header names ignore case); keep one",
 			},
 		},
 		{
 			name: "ports out of range",
-			yaml: "apis:\n  - name: A\n    url: \"http://h:70000\"\n    websocket: {url: \"ws://h:0/ws\"}\n",
+			yaml: "apis:\n  - name: A\n    url: \"http://h:70000\"\n" +
+				"    websocket: {url: \"ws://h:0/ws\"}\n",
 			want: []string{
 				"wsplug.yaml:3:5: apis[0].url: port 70000 is out of range 1-65535",
 				"wsplug.yaml:4:17: apis[0].websocket.url: port 0 is out of range 1-65535",
@@ -386,7 +396,8 @@ func TestValidationProblems(t *testing.T) {
 		},
 		{
 			name: "a URL with spaces around it",
-			yaml: "apis:\n  - name: A\n    url: \" http://h\"\n    websocket: {url: \"ws://h/ws \"}\n",
+			yaml: "apis:\n  - name: A\n    url: \" http://h\"\n" +
+				"    websocket: {url: \"ws://h/ws \"}\n",
 			want: []string{
 				"wsplug.yaml:3:5: apis[0].url: the URL has spaces before or after it; remove them",
 				"wsplug.yaml:4:17: apis[0].websocket.url: the URL has spaces before or after it; " +

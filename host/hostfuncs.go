@@ -22,14 +22,16 @@ var hostFuncs = []struct {
 	fn   api.GoModuleFunc
 	funcType
 }{
-	{abi.FuncInputRead, hostInputRead, funcType{[]api.ValueType{i32, i32}, []api.ValueType{i32}}},
-	{abi.FuncOutputSet, hostOutputSet, funcType{[]api.ValueType{i32, i32}, []api.ValueType{i32}}},
-	{abi.FuncErrorSet, hostErrorSet, funcType{[]api.ValueType{i32, i32}, nil}},
-	{abi.FuncConfigRead, hostConfigRead, funcType{[]api.ValueType{i32, i32}, []api.ValueType{i32}}},
-	{abi.FuncValueRead, hostValueRead, funcType{[]api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}}},
-	{abi.FuncLog, hostLog, funcType{[]api.ValueType{i32, i32, i32}, nil}},
-	{abi.FuncLogEnabled, hostLogEnabled, funcType{[]api.ValueType{i32}, []api.ValueType{i32}}},
+	{abi.FuncInputRead, hostInputRead, funcType{types(i32, i32), types(i32)}},
+	{abi.FuncOutputSet, hostOutputSet, funcType{types(i32, i32), types(i32)}},
+	{abi.FuncErrorSet, hostErrorSet, funcType{types(i32, i32), nil}},
+	{abi.FuncConfigRead, hostConfigRead, funcType{types(i32, i32), types(i32)}},
+	{abi.FuncValueRead, hostValueRead, funcType{types(i32, i32, i32, i32), types(i32)}},
+	{abi.FuncLog, hostLog, funcType{types(i32, i32, i32), nil}},
+	{abi.FuncLogEnabled, hostLogEnabled, funcType{types(i32), types(i32)}},
 }
+
+func types(ts ...api.ValueType) []api.ValueType { return ts }
 
 const i32 = api.ValueTypeI32
 

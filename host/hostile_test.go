@@ -112,25 +112,27 @@ func TestHostilePlugins(t *testing.T) {
 		detail    string // expected error text after "plugin[NAME] "; a final * matches any end
 	}{
 		{name: "infinite loop", file: hostile("loop"), transform: "loop", kind: ErrTimeout,
-			detail: "transform[loop]: timed out: did not return within 300ms"},
+			detail: "transform[loop] (wsplug_transform): timed out: did not return within 300ms"},
 		{name: "memory bomb", file: hostile("grow"), transform: "grow", kind: ErrTrap,
-			detail: "transform[grow]: trapped: unreachable"},
+			detail: "transform[grow] (wsplug_transform): trapped: unreachable"},
 		{name: "memory asked at start", file: hostile("bigmem"), kind: ErrRefused,
 			detail: "load: refused: invalid module: section memory: min 65536 pages (4 Gi) over limit of 64 pages (4 Mi)"},
 		{name: "go guest out of memory", file: goGuest, transform: "go_oom", kind: ErrTrap,
-			detail: `transform[go_oom]: trapped: unreachable (stderr: "runtime: out of memory: cannot allocate *`},
+			detail: `transform[go_oom] (wsplug_transform): trapped: unreachable ` +
+				`(stderr: "runtime: out of memory: cannot allocate *`},
 		{name: "trap", file: hostile("trap"), transform: "trap", kind: ErrTrap,
-			detail: "transform[trap]: trapped: unreachable"},
+			detail: "transform[trap] (wsplug_transform): trapped: unreachable"},
 		{name: "out-of-bounds pointer", file: hostile("oob"), transform: "oob", kind: ErrTrap,
-			detail: "transform[oob]: trapped: output_set: the range [0xffffff00, 0x100000300) is outside " +
-				"the plugin's memory of 65536 bytes"},
+			detail: "transform[oob] (wsplug_transform): trapped: output_set: the range " +
+				"[0xffffff00, 0x100000300) is outside the plugin's memory of 65536 bytes"},
 		{name: "buffer past the end of memory", file: hostile("oobread"), transform: "oobread",
 			input: "a payload of some bytes", kind: ErrTrap,
-			detail: "transform[oobread]: trapped: input_read: the range [0xfff8, 0x103f8) is outside " +
-				"the plugin's memory of 65536 bytes"},
+			detail: "transform[oobread] (wsplug_transform): trapped: input_read: the range " +
+				"[0xfff8, 0x103f8) is outside the plugin's memory of 65536 bytes"},
 		{name: "huge output", file: hostile("huge"), limits: config.Limits{Memory: 64 << 20,
 			Timeout: 2 * time.Second, Instances: 1}, transform: "huge", kind: ErrPluginFailed,
-			detail: "transform[huge]: failed: its output of 20971520 bytes is larger than the limit of 16777216"},
+			detail: "transform[huge] (wsplug_transform): failed: its output of 20971520 bytes " +
+				"is larger than the limit of 16777216"},
 		{name: "socket import", file: hostile("import_sock"), kind: ErrRefused,
 			detail: "load: refused: it imports wasi_snapshot_preview1.sock_send: plugins have no network"},
 		{name: "env import", file: hostile("import_env"), kind: ErrRefused,
@@ -158,9 +160,9 @@ func TestHostilePlugins(t *testing.T) {
 			detail: "load: refused: testdata/hostile/truncated.wasm: not a WebAssembly module: " +
 				"section 2 of 69 bytes runs past the end of the file"},
 		{name: "trap in init", file: hostile("panic_init"), kind: ErrTrap,
-			detail: "init: trapped: unreachable"},
+			detail: "init (wsplug_init): trapped: unreachable"},
 		{name: "slow init", file: hostile("slow_init"), kind: ErrTimeout,
-			detail: "init: timed out: did not return within 5s"},
+			detail: "init (wsplug_init): timed out: did not return within 5s"},
 		// The floods get time: they are about volume, and the race detector
 		// makes 100,000 host calls slow.
 		{name: "log flood", file: hostile("log_flood"), limits: floodLimits, transform: "log_flood"},
@@ -172,18 +174,20 @@ func TestHostilePlugins(t *testing.T) {
 			detail: "start: trapped: a host function was called while the module started (from its " +
 				"start function or _initialize): host functions work only during a call"},
 		{name: "unknown status", file: hostile("bad_status"), transform: "bad_status", kind: ErrPluginFailed,
-			detail: "transform[bad_status]: failed: returned unknown status 77"},
+			detail: "transform[bad_status] (wsplug_transform): failed: returned unknown status 77"},
 		{name: "describe with an unknown kind", file: hostile("bad_describe"), kind: ErrRefused,
-			detail: `describe: refused: line 1: unknown kind "gadget"; expected client_id, placeholder or transform`},
+			detail: `describe (wsplug_describe): refused: line 1: unknown kind "gadget"; ` +
+				`expected client_id, placeholder or transform`},
 		{name: "stack overflow", file: hostile("stack_overflow"), transform: "stack_overflow", kind: ErrTrap,
-			detail: "transform[stack_overflow]: trapped: stack overflow"},
+			detail: "transform[stack_overflow] (wsplug_transform): trapped: stack overflow"},
 		{name: "long error message", file: hostile("error_status"), transform: "error_status",
-			kind: ErrPluginFailed, detail: "transform[error_status]: failed: " + strings.Repeat("e", 1024) +
-				"… (3976 bytes cut)"},
+			kind: ErrPluginFailed, detail: "transform[error_status] (wsplug_transform): failed: " +
+				strings.Repeat("e", 1024) + "… (3976 bytes cut)"},
 		{name: "panicking go guest", file: goGuest, transform: "go_panic", kind: ErrPluginFailed,
-			detail: "transform[go_panic]: failed: panic: assignment to entry in nil map"},
+			detail: "transform[go_panic] (wsplug_transform): failed: panic: " +
+				"assignment to entry in nil map"},
 		{name: "go guest that exits", file: goGuest, transform: "go_exit", kind: ErrTrap,
-			detail: `transform[go_exit]: trapped: exited with code 3 (stderr: "giving up")`},
+			detail: `transform[go_exit] (wsplug_transform): trapped: exited with code 3 (stderr: "giving up")`},
 		{name: "hash mismatch", file: "sha256:" + hostile("healthy"), kind: ErrRefused},
 	}
 	for _, tt := range tests {

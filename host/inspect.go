@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
-	"github.com/wsplug/wsplug/abi"
 	"github.com/wsplug/wsplug/config"
 )
 
@@ -23,8 +23,9 @@ type Report struct {
 	Size int
 	// SHA256 is the hex digest a config pins the module with.
 	SHA256 string
-	// ABI is the version the module speaks, as "v1", or "" when it has no
-	// marker.
+	// ABI is the version the module speaks, as "v1": the one its imports
+	// name when that is not this host's, else the one its marker export
+	// names; "" when it has no marker.
 	ABI string
 	// Imports are "module.name (kind)"; Exports the exported functions.
 	Imports []string
@@ -37,6 +38,10 @@ type Report struct {
 	// loads (with default limits, no config and no capabilities).
 	Problems []string
 }
+
+// inspectLimit bounds the start and each call of the instance Inspect makes:
+// a plugin whose init is slow is reported as such, not waited for.
+const inspectLimit = 2 * time.Second
 
 // Inspect reads a module and reports what the host would make of it,
 // listing every problem rather than stopping at the first. The error is for
@@ -53,17 +58,25 @@ func Inspect(ctx context.Context, file string) (*Report, error) {
 		r.Problems = append(r.Problems, err.Error())
 		return r, nil
 	}
-	imports := mod.Imports
-	for _, imp := range imports {
+	for _, imp := range mod.Imports {
 		r.Imports = append(r.Imports, fmt.Sprintf("%s (%s)", imp, imp.Kind))
+	}
+	for _, e := range mod.Exports {
+		if e.Kind == importFunc {
+			r.Exports = append(r.Exports, e.Name)
+		}
+	}
+	slices.Sort(r.Exports)
+	if v := spokenVersion(mod); v != "" {
+		r.ABI = "v" + v
 	}
 	// A module of another version is refused for that alone: its imports
 	// and exports are of that version, not wrong.
-	version := versionProblem(imports, nil)
+	version := versionProblem(mod)
 	if version != "" {
 		r.Problems = append(r.Problems, version)
 	}
-	for _, imp := range imports {
+	for _, imp := range mod.Imports {
 		if version == "" || !importVersion.MatchString(imp.Module) {
 			r.Problems = append(r.Problems, importProblems([]wasmImport{imp})...)
 		}
@@ -75,8 +88,9 @@ func Inspect(ctx context.Context, file string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.startLimit = inspectLimit
 	defer l.Close(ctx)
-	limits := config.Limits{Memory: config.DefaultPluginMemory, Timeout: 5 * time.Second, Instances: 1}
+	limits := config.Limits{Memory: config.DefaultPluginMemory, Timeout: inspectLimit, Instances: 1}
 	rt := wazero.NewRuntimeWithConfig(ctx, runtimeConfig(l.cache, limits))
 	defer rt.Close(ctx)
 	compiled, err := rt.CompileModule(ctx, data)
@@ -84,24 +98,19 @@ func Inspect(ctx context.Context, file string) (*Report, error) {
 		r.Problems = append(r.Problems, "invalid module: "+strings.TrimPrefix(err.Error(), "invalid "))
 		return r, nil
 	}
-	fns := compiled.ExportedFunctions()
-	for name := range fns {
-		r.Exports = append(r.Exports, name)
-		if m := markerVersion.FindStringSubmatch(name); m != nil && (r.ABI == "" || name == abi.ExportMarker) {
-			r.ABI = "v" + m[1]
-		}
-	}
-	slices.Sort(r.Exports)
-	if v := versionProblem(nil, fns); v != "" && version == "" {
-		r.Problems = append(r.Problems, v)
-	}
 	r.Problems = append(r.Problems, exportProblems(compiled)...)
 	if len(r.Problems) > 0 {
 		return r, nil
 	}
 
 	p, err := l.Load(ctx, config.Plugin{Name: "inspect", File: file, Limits: limits})
-	if err != nil {
+	var pe *PluginError
+	switch {
+	case errors.As(err, &pe) && pe.Kind == ErrTimeout && (pe.Call == "start" || pe.Call == "init"):
+		r.Problems = append(r.Problems,
+			fmt.Sprintf("init did not finish within %s (inspect waits no longer)", inspectLimit))
+		return r, nil
+	case err != nil:
 		r.Problems = append(r.Problems, err.Error())
 		return r, nil
 	}

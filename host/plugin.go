@@ -56,6 +56,9 @@ type Loader struct {
 	cache     wazero.CompilationCache
 	logger    *slog.Logger
 	maxOutput int
+	// startLimit, when set, bounds every instance's start instead of
+	// startTimeout's rule: Inspect waits less than a load.
+	startLimit time.Duration
 }
 
 // NewLoader makes a Loader. opts may be nil.
@@ -111,6 +114,8 @@ type Plugin struct {
 	timeout   time.Duration
 	maxOutput int
 	log       *pluginLog
+	// startLimit is the Loader's.
+	startLimit time.Duration
 
 	configJSON []byte
 	deniedOnce sync.Once
@@ -149,6 +154,9 @@ type PlaceholderInfo struct {
 // seconds, since a Go guest's runtime starts there and a busy machine
 // slows it.
 func (p *Plugin) startTimeout() time.Duration {
+	if p.startLimit > 0 {
+		return p.startLimit
+	}
 	return max(10*p.timeout, 5*time.Second)
 }
 
@@ -161,8 +169,9 @@ func (p *Plugin) SHA256() string { return p.sum }
 // Provides lists what the plugin provides.
 func (p *Plugin) Provides() Provides { return p.provides }
 
+// error is the failure of a call, naming the export it ran.
 func (p *Plugin) error(call string, kind error, detail string) *PluginError {
-	return &PluginError{Plugin: p.name, Call: call, Kind: kind, Detail: detail}
+	return &PluginError{Plugin: p.name, Call: call, Export: exportOf(call), Kind: kind, Detail: detail}
 }
 
 // Load reads, checks, compiles and starts the plugin spec describes: the
@@ -189,17 +198,16 @@ func (l *Loader) Load(ctx context.Context, spec config.Plugin) (*Plugin, error) 
 	if err != nil {
 		return nil, refuse("%s: %v", file, err)
 	}
-	imports := mod.Imports
-	if v := versionProblem(imports, nil); v != "" {
+	if v := versionProblem(mod); v != "" {
 		return nil, refuse("%s", v)
 	}
-	if problems := importProblems(imports); len(problems) > 0 {
+	if problems := importProblems(mod.Imports); len(problems) > 0 {
 		return nil, refuse("%s", strings.Join(problems, "; "))
 	}
 
 	p := &Plugin{
 		name: spec.Name, file: file, sum: sum, size: len(data),
-		timeout: spec.Limits.Timeout, maxOutput: l.maxOutput,
+		timeout: spec.Limits.Timeout, maxOutput: l.maxOutput, startLimit: l.startLimit,
 		log: newPluginLog(l.logger, spec.Name),
 	}
 	for _, c := range spec.Allow {
@@ -264,9 +272,6 @@ func (p *Plugin) compile(ctx context.Context, l *Loader, data []byte, limits con
 	}
 	if err != nil {
 		return fail(ErrRefused, "invalid module: "+strings.TrimPrefix(err.Error(), "invalid "))
-	}
-	if v := versionProblem(nil, compiled.ExportedFunctions()); v != "" {
-		return fail(ErrRefused, v)
 	}
 	if problems := exportProblems(compiled); len(problems) > 0 {
 		return fail(ErrRefused, strings.Join(problems, "; "))

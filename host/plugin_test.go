@@ -67,7 +67,7 @@ func TestGoGuestTransforms(t *testing.T) {
 		{name: "replace empty", transform: "go_echo", in: "", want: Replace, wantData: ""},
 		{name: "pass", transform: "go_pass", in: "x", want: Pass, wantData: "x"},
 		{name: "plugin error", transform: "go_fail", in: "x", want: Pass, wantData: "x",
-			wantErr: "plugin[goguest] transform[go_fail]: failed: refusing this one"},
+			wantErr: "plugin[goguest] transform[go_fail] (wsplug_transform): failed: refusing this one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,7 +129,7 @@ func TestGoGuestPlaceholdersAndIDs(t *testing.T) {
 		t.Errorf("unknown placeholder: %v", err)
 	}
 	_, err = lk.Lookup(ctx, "go_num", "x")
-	if want := `plugin[goguest] placeholder[go_num]: failed: strconv.Atoi: parsing "x": invalid syntax`; err == nil ||
+	if want := `plugin[goguest] placeholder[go_num] (wsplug_placeholder): failed: strconv.Atoi: parsing "x": invalid syntax`; err == nil ||
 		err.Error() != want {
 		t.Errorf("go_num error = %v", err)
 	}
@@ -169,7 +169,7 @@ func TestSecretsNeedTheCapability(t *testing.T) {
 	for range 3 {
 		_, err = r.Lookup(client).Lookup(context.Background(), "go_token_len", "")
 	}
-	if err == nil || err.Error() != "plugin[goguest] placeholder[go_token_len]: failed: value needs the secrets capability" {
+	if err == nil || err.Error() != "plugin[goguest] placeholder[go_token_len] (wsplug_placeholder): failed: value needs the secrets capability" {
 		t.Errorf("error = %v", err)
 	}
 	if n := log.count("plugin asked for a secret without the secrets capability"); n != 1 {
@@ -503,4 +503,67 @@ func TestLoadCancelledWhileCompiling(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "plugin[g] load: context canceled") {
 		t.Errorf("message %q", err)
 	}
+}
+
+// TestGoGuestMillionCalls: over 1,000,000 transform calls, and 100,000
+// placeholder and client id calls, a Go guest's memory stays under 16 MiB
+// and flat after a warm-up, and the host keeps nothing per call. It takes
+// seconds without the race detector and minutes with it, so it runs
+// without (make test does).
+func TestGoGuestMillionCalls(t *testing.T) {
+	if raceEnabled {
+		t.Skip("too slow under the race detector; make test runs it without")
+	}
+	p, r := loadGoGuest(t, config.Limits{Memory: 64 << 20, Instances: 1})
+	ctx := context.Background()
+	echo, _ := r.Transform("go_echo")
+	ids, _ := r.ClientIDFormat("go_seq")
+	lk := r.Lookup(&ClientInfo{Values: &config.Values{ClientID: "c-1"}})
+	payload := bytes.Repeat([]byte("x"), 1024)
+	m := &Message{}
+	transforms := func(n int) {
+		for range n {
+			m.Data = payload
+			if _, err := echo.Transform(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	const warmUp = 100_000
+
+	transforms(warmUp)
+	warm := memorySize(p)
+	hostWarm := liveHeap()
+
+	transforms(1_000_000 - warmUp)
+	for range 100_000 {
+		if v, err := lk.Lookup(ctx, "go_client", ""); v != "c-1" || err != nil {
+			t.Fatalf("go_client = %v, %v", v, err)
+		}
+		if _, err := ids.NewClientID(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size, hostEnd := memorySize(p), liveHeap()
+	t.Logf("guest memory %d KiB after the warm-up, %d KiB at the end; host heap %d KiB, %d KiB",
+		warm>>10, size>>10, hostWarm>>10, hostEnd>>10)
+	if size > 16<<20 {
+		t.Errorf("guest memory grew to %d MiB", size>>20)
+	}
+	if size > warm+1<<20 {
+		t.Errorf("guest memory grows: %d KiB after the warm-up, %d KiB at the end",
+			warm>>10, size>>10)
+	}
+	if hostEnd > hostWarm+4<<20 {
+		t.Errorf("host heap grows: %d KiB after the warm-up, %d KiB at the end",
+			hostWarm>>10, hostEnd>>10)
+	}
+}
+
+// liveHeap is the host's live heap after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

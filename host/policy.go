@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
@@ -43,26 +44,64 @@ var (
 	markerVersion = regexp.MustCompile(`^` + abi.ExportMarkerPrefix + `(\d+)$`)
 )
 
+// spokenVersion is the ABI version a module speaks, as digits: that of a
+// wsplug_vN import of another version than this host's, which decides
+// first, or else that of its marker export; "" when it has no marker.
+func spokenVersion(m *wasmModule) string {
+	for _, imp := range m.Imports {
+		if v := otherVersion(imp); v != "" {
+			return v
+		}
+	}
+	version := ""
+	for _, e := range m.Exports {
+		if v := markerVersion.FindStringSubmatch(e.Name); v != nil && e.Kind == importFunc {
+			if e.Name == abi.ExportMarker {
+				return v[1]
+			}
+			if version == "" {
+				version = v[1]
+			}
+		}
+	}
+	return version
+}
+
+// otherVersion is the version of an import from wsplug_vN, as digits, when
+// N is not this host's version; otherwise "".
+func otherVersion(imp wasmImport) string {
+	v := importVersion.FindStringSubmatch(imp.Module)
+	if v == nil || v[1] == strconv.Itoa(abi.Version) {
+		return ""
+	}
+	return v[1]
+}
+
 // versionProblem says which ABI version a module speaks when it is not
-// this host's, from its imports or its exports (nil: unknown yet).
-func versionProblem(imports []wasmImport, exports map[string]api.FunctionDefinition) string {
-	for _, imp := range imports {
-		if m := importVersion.FindStringSubmatch(imp.Module); m != nil && m[1] != strconv.Itoa(abi.Version) {
+// this host's, from its imports or its marker export, or that it has no
+// marker.
+func versionProblem(m *wasmModule) string {
+	for _, imp := range m.Imports {
+		if v := otherVersion(imp); v != "" {
 			return fmt.Sprintf("it speaks ABI v%s (it imports %s); this host speaks v%d",
-				m[1], imp, abi.Version)
+				v, imp, abi.Version)
 		}
 	}
-	if exports == nil {
-		return ""
-	}
-	if _, ok := exports[abi.ExportMarker]; ok {
-		return ""
-	}
-	for name := range exports {
-		if m := markerVersion.FindStringSubmatch(name); m != nil {
-			return fmt.Sprintf("it speaks ABI v%s (it exports %s); this host speaks v%d",
-				m[1], name, abi.Version)
+	other := ""
+	for _, e := range m.Exports {
+		if e.Kind != importFunc || !markerVersion.MatchString(e.Name) {
+			continue
 		}
+		if e.Name == abi.ExportMarker {
+			return ""
+		}
+		if other == "" {
+			other = e.Name
+		}
+	}
+	if other != "" {
+		return fmt.Sprintf("it speaks ABI v%s (it exports %s); this host speaks v%d",
+			strings.TrimPrefix(other, abi.ExportMarkerPrefix), other, abi.Version)
 	}
 	return fmt.Sprintf("not a wsplug plugin: it does not export %s", abi.ExportMarker)
 }

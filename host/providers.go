@@ -147,7 +147,8 @@ func (p *Plugin) acquire(ctx context.Context, call string) (*instance, error) {
 		if pe, ok := err.(*PluginError); ok {
 			return nil, pe
 		}
-		return nil, p.error(call, err, "")
+		// No export ran: the call did not get an instance.
+		return nil, &PluginError{Plugin: p.name, Call: call, Kind: err}
 	}
 	return in, nil
 }

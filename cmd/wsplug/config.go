@@ -15,12 +15,13 @@ import (
 
 func runValidate(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("q", false, "print nothing on success")
+	cacheDir := fs.String("cache-dir", "", cacheDirUsage)
 	pos, code := parse(fs, args, stdout, 1, 1)
 	if code >= 0 {
 		return code
 	}
 	ctx := context.Background()
-	s, code := load(ctx, pos[0], stderr)
+	s, code := loadWith(ctx, pos[0], loaderOptions(*cacheDir), stderr)
 	if s == nil {
 		return code
 	}
@@ -35,12 +36,20 @@ func runValidate(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
-// load loads a config file with its plugins and validates it, printing its
-// warnings; or prints every problem and returns an exit code.
-func load(ctx context.Context, path string, stderr io.Writer) (*host.Setup, int) {
-	return loadWith(ctx, path, nil, stderr)
+// cacheDirUsage explains -cache-dir, which run, validate and resolve share.
+const cacheDirUsage = `where compiled plugins are kept (default under the user cache directory; ` +
+	`"none" compiles them in memory only)`
+
+// loaderOptions are the plugin loader's options for a -cache-dir value.
+func loaderOptions(cacheDir string) *host.LoaderOptions {
+	if cacheDir == "none" {
+		return &host.LoaderOptions{NoCache: true}
+	}
+	return &host.LoaderOptions{CacheDir: cacheDir}
 }
 
+// loadWith loads a config file with its plugins and validates it, printing
+// its warnings; or prints every problem and returns an exit code.
 func loadWith(ctx context.Context, path string, opts *host.LoaderOptions, stderr io.Writer) (*host.Setup, int) {
 	s, err := host.LoadConfig(ctx, path, nil, opts)
 	if err != nil {
@@ -77,12 +86,13 @@ func plural(n int, one, many string) string {
 
 func runResolve(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 	show := fs.Bool("show-secrets", false, "print tokens and other secrets instead of ***")
+	cacheDir := fs.String("cache-dir", "", cacheDirUsage)
 	pos, code := parse(fs, args, stdout, 1, 2)
 	if code >= 0 {
 		return code
 	}
 	ctx := context.Background()
-	s, code := load(ctx, pos[0], stderr)
+	s, code := loadWith(ctx, pos[0], loaderOptions(*cacheDir), stderr)
 	if s == nil {
 		return code
 	}

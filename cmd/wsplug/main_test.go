@@ -182,6 +182,30 @@ func TestResolveRedactsSecrets(t *testing.T) {
 	}
 }
 
+// TestResolveRedactsATokenInTheURL: a token in the websocket URL's own
+// query or path prints as ***, and goes on the wire escaped, once.
+func TestResolveRedactsATokenInTheURL(t *testing.T) {
+	const token = "ab&admin=1#frag"
+	t.Setenv("WSPLUG_TEST_TOKEN", token)
+	path := writeFile(t, `apis:
+  - name: C
+    url: http://h
+    websocket:
+      url: "ws://h/{token}/ws?token={token}"
+      token_required: true
+      auth_token: "{env:WSPLUG_TEST_TOKEN}"
+`)
+	code, stdout, stderr := wsplug(t, "resolve", path)
+	if want := "C\n  url  ws://h/***/ws?token=***\n"; code != exitOK || stdout != want {
+		t.Errorf("exit %d\n got %q\nwant %q\nstderr %q", code, stdout, want, stderr)
+	}
+	code, stdout, _ = wsplug(t, "resolve", path, "C", "--show-secrets")
+	want := "C\n  url  ws://h/ab&admin=1%23frag/ws?token=ab%26admin%3D1%23frag\n"
+	if code != exitOK || stdout != want {
+		t.Errorf("--show-secrets: exit %d\n got %q\nwant %q", code, stdout, want)
+	}
+}
+
 func TestResolveErrors(t *testing.T) {
 	os.Unsetenv("WSPLUG_TEST_TOKEN")
 	path := writeFile(t, secretConfig)
@@ -255,5 +279,55 @@ func TestValidateLoadsPlugins(t *testing.T) {
 		": no such file or directory\n1 problem\n"
 	if code != exitInput || stderr != want {
 		t.Errorf("missing plugin: %d\n got %q\nwant %q", code, stderr, want)
+	}
+}
+
+// TestCacheDirFlag: validate and resolve take -cache-dir, as run does, so
+// that a user without a cache directory can name one, or none.
+func TestCacheDirFlag(t *testing.T) {
+	t.Setenv("HOME", "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	healthy, err := filepath.Abs("../../host/testdata/hostile/healthy.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, "apis:\n  - name: A\n    url: http://h\n    websocket: {client_id_format: healthy_id}\n"+
+		"plugins:\n  - name: healthy\n    path: "+healthy+"\n")
+	tests := []struct {
+		name     string
+		command  string
+		cacheDir string // "dir": a new directory
+		wantCode int
+		inStderr string
+	}{
+		{name: "validate without a cache", command: "validate", wantCode: exitInput,
+			inStderr: "(set a cache directory, or none)"},
+		{name: "validate with a directory", command: "validate", cacheDir: "dir", wantCode: exitOK},
+		{name: "validate with none", command: "validate", cacheDir: "none", wantCode: exitOK},
+		{name: "resolve without a cache", command: "resolve", wantCode: exitInput,
+			inStderr: "(set a cache directory, or none)"},
+		{name: "resolve with a directory", command: "resolve", cacheDir: "dir", wantCode: exitOK},
+		{name: "resolve with none", command: "resolve", cacheDir: "none", wantCode: exitOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{tt.command, cfg}
+			dir := tt.cacheDir
+			if dir == "dir" {
+				dir = t.TempDir()
+			}
+			if dir != "" {
+				args = append(args, "-cache-dir", dir)
+			}
+			code, _, stderr := wsplug(t, args...)
+			if code != tt.wantCode || !strings.Contains(stderr, tt.inStderr) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tt.wantCode, tt.inStderr)
+			}
+			if tt.cacheDir == "dir" {
+				if entries, _ := os.ReadDir(dir); len(entries) == 0 {
+					t.Errorf("nothing cached in %s", dir)
+				}
+			}
+		})
 	}
 }

@@ -46,8 +46,7 @@ func runRun(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 		"serve the admin API on this address, such as 127.0.0.1:7070")
 	fs.StringVar(&o.adminToken, "admin-token", "",
 		"bearer token the admin API requires; needed off loopback")
-	fs.StringVar(&o.cacheDir, "cache-dir", "",
-		"where compiled plugins are kept (default under the user cache directory)")
+	fs.StringVar(&o.cacheDir, "cache-dir", "", cacheDirUsage)
 	fs.DurationVar(&o.startupWait, "startup-wait", 30*time.Second,
 		"how long to wait for the clients to connect at start")
 	pos, code := parse(fs, args, stdout, 0, 1)
@@ -124,7 +123,9 @@ type runner struct {
 }
 
 func (r *runner) loaderOptions() *host.LoaderOptions {
-	return &host.LoaderOptions{CacheDir: r.opts.cacheDir, Logger: r.logger}
+	o := loaderOptions(r.opts.cacheDir)
+	o.Logger = r.logger
+	return o
 }
 
 func (r *runner) run() int {
