@@ -57,14 +57,16 @@ plugins:
 `
 
 func runDemo(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
-	plugins := fs.String("plugins", "plugins", "the directory with ids.wasm, jwt.wasm and json.wasm (make plugins)")
+	plugins := fs.String("plugins", "plugins",
+		"the directory with ids.wasm, jwt.wasm and json.wasm (make plugins)")
 	steps := fs.Int("steps", 5, "progress steps of the demo prompt")
 	if _, code := parse(fs, args, stdout, 0, 0); code >= 0 {
 		return code
 	}
 	for _, name := range []string{"ids", "jwt", "json"} {
 		if _, err := os.Stat(filepath.Join(*plugins, name+".wasm")); err != nil {
-			fmt.Fprintf(stderr, "wsplug demo: %v\nBuild the plugins first: make plugins (or run make demo).\n", err)
+			fmt.Fprintf(stderr, "wsplug demo: %v\n"+
+				"Build the plugins first: make plugins (or run make demo).\n", err)
 			return exitInput
 		}
 	}
@@ -87,20 +89,7 @@ func demo(ctx context.Context, pluginDir string, steps int, w io.Writer) error {
 	defer srv.close()
 	say("A ComfyUI-like server listens on %s, in this process.", srv.addr)
 
-	abs, err := filepath.Abs(pluginDir)
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "wsplug-demo")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "wsplug.yaml")
-	if err := os.WriteFile(path, fmt.Appendf(nil, demoConfig, srv.addr, abs), 0o600); err != nil {
-		return err
-	}
-	s, err := host.LoadConfig(ctx, path, nil, nil)
+	s, err := demoLoad(ctx, pluginDir, srv.addr, say)
 	if err != nil {
 		return err
 	}
@@ -109,6 +98,52 @@ func demo(ctx context.Context, pluginDir string, steps int, w io.Writer) error {
 	// compiled code is not cached yet, is not part of it.
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+
+	h, err := host.New(s, &host.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	defer h.Close(context.Background())
+	c, _ := h.Client("ComfyUI")
+	everything := c.Subscribe(host.Filter{Frames: host.AllFrames, Buffer: 1024})
+	if err := demoConnect(ctx, h, c, srv, say); err != nil {
+		return err
+	}
+
+	if err := demoHello(ctx, c, srv, say); err != nil {
+		return err
+	}
+
+	image, err := demoPrompt(ctx, c, steps, say)
+	if err != nil {
+		return err
+	}
+
+	demoReport(everything, srv, say)
+	say("Done: %v in %s.", image, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// demoLoad writes the demo's config for the server and loads it with the
+// plugins, telling what each provides.
+func demoLoad(ctx context.Context, pluginDir, addr string, say sayFunc) (*host.Setup, error) {
+	abs, err := filepath.Abs(pluginDir)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "wsplug-demo")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir) // read once, by LoadConfig
+	path := filepath.Join(dir, "wsplug.yaml")
+	if err := os.WriteFile(path, fmt.Appendf(nil, demoConfig, addr, abs), 0o600); err != nil {
+		return nil, err
+	}
+	s, err := host.LoadConfig(ctx, path, nil, nil)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range s.Plugins {
 		pv := p.Provides()
 		var what []string
@@ -123,25 +158,21 @@ func demo(ctx context.Context, pluginDir string, steps int, w io.Writer) error {
 		}
 		say("Loaded plugin %-5s %s", p.Name(), strings.Join(what, ", "))
 	}
+	return s, nil
+}
 
-	logger := slog.New(slog.DiscardHandler)
-	h, err := host.New(s, &host.Options{Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer h.Close(context.Background())
-	c, _ := h.Client("ComfyUI")
-	everything := c.Subscribe(host.Filter{Frames: host.AllFrames, Buffer: 1024})
+// demoConnect starts the client and tells what it dialled with, what the
+// server saw, and the session id the server gave.
+func demoConnect(ctx context.Context, h *host.Host, c *host.Client, srv *comfy, say sayFunc) error {
 	if err := h.Start(ctx); err != nil {
 		return err
 	}
-	st := c.Stats()
 	say("Client id (ulid, from the ids plugin): %s", c.ClientID())
-	say("Dialled %s  (the token is redacted)", st.URL)
+	say("Dialled %s  (the token is redacted)", c.Stats().URL)
 	if hs := srv.lastHandshake(); hs != nil {
-		auth := hs.Get("Authorization")
-		say("The server saw Authorization: Bearer <a JWT of %d characters, signed by the jwt plugin>",
-			len(strings.TrimPrefix(auth, "Bearer ")))
+		jwt := strings.TrimPrefix(hs.Get("Authorization"), "Bearer ")
+		say("The server saw Authorization: Bearer "+
+			"<a JWT of %d characters, signed by the jwt plugin>", len(jwt))
 	}
 	if _, err := c.Wait(ctx, host.StateConnected); err != nil {
 		return err
@@ -152,16 +183,27 @@ func demo(ctx context.Context, pluginDir string, steps int, w io.Writer) error {
 		}
 	}
 	say("Session id, read from ComfyUI's status message (data.sid): %s", c.Values().SessionID)
+	return nil
+}
 
+// demoHello sends a message and shows what the outgoing transform made of
+// it.
+func demoHello(ctx context.Context, c *host.Client, srv *comfy, say sayFunc) error {
 	if err := c.Send(ctx, map[string]any{"client": "{client_id}", "note": "hi"}, nil); err != nil {
 		return err
 	}
 	say("Sent {\"client\":\"{client_id}\",\"note\":\"hi\"}; the json plugin's wrap made it:")
 	say("    %s", srv.waitReceived(ctx))
+	return nil
+}
 
+// demoPrompt queues a prompt over HTTP with the client's id and follows its
+// events on the websocket to the end; it returns the image's name.
+func demoPrompt(ctx context.Context, c *host.Client, steps int, say sayFunc) (any, error) {
 	promptID := fmt.Sprintf("demo-%d", time.Now().UnixNano())
 	track := c.Subscribe(host.Filter{
-		Types:   []string{"execution_start", "executing", "progress", "executed", "execution_success"},
+		Types: []string{"execution_start", "executing", "progress", "executed",
+			"execution_success"},
 		Where:   map[string]any{"data.prompt_id": promptID},
 		Until:   map[string]any{"type": "execution_success"},
 		Extract: map[string]string{"image": "data.output.images.0.filename"},
@@ -173,13 +215,14 @@ func demo(ctx context.Context, pluginDir string, steps int, w io.Writer) error {
 		"prompt_id": "{id}",
 	}, host.Vars{"id": promptID})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	say("POST /prompt with the same client id: HTTP %d %s", resp.Status, strings.TrimSpace(string(resp.Body)))
+	say("POST /prompt with the same client id: HTTP %d %s", resp.Status,
+		strings.TrimSpace(string(resp.Body)))
 	for {
 		in, err := track.Next(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if in == nil {
 			break
@@ -198,11 +241,15 @@ func demo(ctx context.Context, pluginDir string, steps int, w io.Writer) error {
 	}
 	result, err := track.Wait(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return result["image"], nil
+}
 
-	// What came in besides: the previews, and what the filter dropped.
-	time.Sleep(20 * time.Millisecond)
+// demoReport tells what came in besides the prompt's events: the previews,
+// and what the filter let through of the noise.
+func demoReport(everything *host.Subscription, srv *comfy, say sayFunc) {
+	time.Sleep(20 * time.Millisecond) // for the last frames in flight
 	everything.Close()
 	previews, monitors := 0, 0
 	for in := range everything.Messages() {
@@ -216,9 +263,10 @@ func demo(ctx context.Context, pluginDir string, steps int, w io.Writer) error {
 	say("Binary preview frames received: %d", previews)
 	say("crystools.monitor messages: the server sent %d, the json plugin's filter let %d through",
 		srv.monitors(), monitors)
-	say("Done: %v in %s.", result["image"], time.Since(start).Round(time.Millisecond))
-	return nil
 }
+
+// sayFunc prints one line of the demo's story.
+type sayFunc func(format string, args ...any)
 
 func bar(v, m any) string {
 	vf, _ := v.(float64)
@@ -245,7 +293,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 type comfy struct {
 	addr string
 	srv  *http.Server
-	say  func(string, ...any)
+	say  sayFunc
 
 	mu        sync.Mutex
 	conns     map[string]*websocket.Conn
@@ -255,7 +303,7 @@ type comfy struct {
 	wg        sync.WaitGroup
 }
 
-func startComfy(say func(string, ...any)) (*comfy, error) {
+func startComfy(say sayFunc) (*comfy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -313,8 +361,10 @@ func (c *comfy) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.conns[id] = conn
 	c.handshake = r.Header.Clone()
 	c.mu.Unlock()
-	c.event(id, "status", map[string]any{"status": map[string]any{"exec_info": map[string]any{"queue_remaining": 0}},
-		"sid": id})
+	c.event(id, "status", map[string]any{
+		"status": map[string]any{"exec_info": map[string]any{"queue_remaining": 0}},
+		"sid":    id,
+	})
 	for {
 		_, data, err := conn.Read(r.Context())
 		if err != nil {
@@ -362,7 +412,9 @@ func (c *comfy) servePrompt(w http.ResponseWriter, r *http.Request) {
 		steps = int(n)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"prompt_id": req.PromptID, "number": 0, "node_errors": map[string]any{}})
+	json.NewEncoder(w).Encode(map[string]any{
+		"prompt_id": req.PromptID, "number": 0, "node_errors": map[string]any{},
+	})
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -377,7 +429,8 @@ func (c *comfy) run(id, p string, steps int) {
 	c.event(id, "executing", map[string]any{"node": "3", "prompt_id": p})
 	for v := 1; v <= steps; v++ {
 		pause()
-		c.event(id, "progress", map[string]any{"value": v, "max": steps, "prompt_id": p, "node": "3"})
+		c.event(id, "progress",
+			map[string]any{"value": v, "max": steps, "prompt_id": p, "node": "3"})
 		c.send(id, websocket.MessageBinary, append([]byte{0, 0, 0, 1, 0, 0, 0, 2}, "PNGDATA"...))
 		c.mu.Lock()
 		c.monitor++
@@ -385,7 +438,8 @@ func (c *comfy) run(id, p string, steps int) {
 		c.event(id, "crystools.monitor", map[string]any{"cpu_utilization": 40 + v})
 	}
 	pause()
+	image := map[string]any{"filename": "ComfyUI_00001_.png", "type": "output"}
 	c.event(id, "executed", map[string]any{"node": "9", "prompt_id": p,
-		"output": map[string]any{"images": []any{map[string]any{"filename": "ComfyUI_00001_.png", "type": "output"}}}})
+		"output": map[string]any{"images": []any{image}}})
 	c.event(id, "execution_success", map[string]any{"prompt_id": p})
 }
