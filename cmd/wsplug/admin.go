@@ -34,7 +34,8 @@ func checkAdminAddr(addr, token string) error {
 	if err != nil {
 		return fmt.Errorf("--admin %q: %w", addr, err)
 	}
-	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && token == "" {
+	ip := net.ParseIP(host)
+	if (ip == nil || !ip.IsLoopback()) && host != "localhost" && token == "" {
 		return fmt.Errorf("--admin %s is not a loopback address: give --admin-token too", addr)
 	}
 	return nil
@@ -247,7 +248,8 @@ func (r *runner) adminToggle(w http.ResponseWriter, req *http.Request) {
 		err = c.Disable(ctx)
 	}
 	if err != nil {
-		writeJSON(w, http.StatusBadGateway, map[string]any{"client": viewOf(c), "error": err.Error()})
+		answer := map[string]any{"client": viewOf(c), "error": err.Error()}
+		writeJSON(w, http.StatusBadGateway, answer)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"client": viewOf(c)})
@@ -352,7 +354,8 @@ var (
 	metricPTime = desc("wsplug_plugin_call_seconds",
 		"Time in plugin calls, of the calls timed: one in 16 of each instance's calls.",
 		pluginLabels)
-	metricInst = desc("wsplug_plugin_instances", "Instances of the plugin that exist.", pluginLabels)
+	metricInst = desc("wsplug_plugin_instances",
+		"Instances of the plugin that exist.", pluginLabels)
 )
 
 // desc describes a metric with no constant labels; whether it is a counter

@@ -50,7 +50,8 @@ func loaderOptions(cacheDir string) *host.LoaderOptions {
 
 // loadWith loads a config file with its plugins and validates it, printing
 // its warnings; or prints every problem and returns an exit code.
-func loadWith(ctx context.Context, path string, opts *host.LoaderOptions, stderr io.Writer) (*host.Setup, int) {
+func loadWith(ctx context.Context, path string, opts *host.LoaderOptions,
+	stderr io.Writer) (*host.Setup, int) {
 	s, err := host.LoadConfig(ctx, path, nil, opts)
 	if err != nil {
 		printLoadError(stderr, err)
@@ -97,55 +98,20 @@ func runResolve(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer s.Close(ctx)
-	f := s.File
-
-	apis := f.APIs
-	if len(pos) == 2 {
-		a, ok := f.API(pos[1])
-		if !ok {
-			names := make([]string, len(f.APIs))
-			for i, a := range f.APIs {
-				names[i] = a.Name
-			}
-			fmt.Fprintf(stderr, "wsplug: no api named %q in %s; apis: %q\n", pos[1], pos[0], names)
-			return exitInput
-		}
-		if a.Websocket == nil {
-			fmt.Fprintf(stderr, "wsplug: api %q has no websocket section\n", a.Name)
-			return exitInput
-		}
-		apis = []config.API{*a}
+	apis, code := apisToResolve(s.File, pos, stderr)
+	if code >= 0 {
+		return code
 	}
 
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	failed := false
 	for i := range apis {
-		a := &apis[i]
-		if a.Websocket == nil {
+		if apis[i].Websocket == nil {
 			continue
 		}
-		t, err := resolve(ctx, s.Registry, a)
-		if err != nil {
+		if err := printResolved(ctx, tw, s.Registry, &apis[i], *show); err != nil {
 			fmt.Fprintf(stderr, "wsplug: %v\n", err)
 			failed = true
-			continue
-		}
-		state := ""
-		if !a.Enabled {
-			state = " (disabled)"
-		}
-		fmt.Fprintf(tw, "%s%s\n", a.Name, state)
-		url, header := t.Redacted(), t.RedactedHeader()
-		if *show {
-			url, header = t.URL, nil
-			for _, h := range a.Websocket.Headers {
-				name := http.CanonicalHeaderKey(h.Name)
-				header = append(header, config.Pair{Name: name, Value: t.Header.Get(name)})
-			}
-		}
-		fmt.Fprintf(tw, "  url\t%s\n", url)
-		for _, h := range header {
-			fmt.Fprintf(tw, "  header\t%s: %s\n", h.Name, h.Value)
 		}
 	}
 	tw.Flush()
@@ -153,6 +119,56 @@ func runResolve(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 		return exitInput
 	}
 	return exitOK
+}
+
+// apisToResolve returns the API that pos names after the file, or every API;
+// or an exit code when there is no such API with a websocket.
+func apisToResolve(f *config.File, pos []string, stderr io.Writer) ([]config.API, int) {
+	if len(pos) < 2 {
+		return f.APIs, -1
+	}
+	a, ok := f.API(pos[1])
+	if !ok {
+		names := make([]string, len(f.APIs))
+		for i, a := range f.APIs {
+			names[i] = a.Name
+		}
+		fmt.Fprintf(stderr, "wsplug: no api named %q in %s; apis: %q\n", pos[1], pos[0], names)
+		return nil, exitInput
+	}
+	if a.Websocket == nil {
+		fmt.Fprintf(stderr, "wsplug: api %q has no websocket section\n", a.Name)
+		return nil, exitInput
+	}
+	return []config.API{*a}, -1
+}
+
+// printResolved resolves an API's websocket URL and headers and prints
+// them, redacted unless show.
+func printResolved(ctx context.Context, tw io.Writer, reg *host.Registry, a *config.API,
+	show bool) error {
+	t, err := resolve(ctx, reg, a)
+	if err != nil {
+		return err
+	}
+	state := ""
+	if !a.Enabled {
+		state = " (disabled)"
+	}
+	fmt.Fprintf(tw, "%s%s\n", a.Name, state)
+	url, header := t.Redacted(), t.RedactedHeader()
+	if show {
+		url, header = t.URL, nil
+		for _, h := range a.Websocket.Headers {
+			name := http.CanonicalHeaderKey(h.Name)
+			header = append(header, config.Pair{Name: name, Value: t.Header.Get(name)})
+		}
+	}
+	fmt.Fprintf(tw, "  url\t%s\n", url)
+	for _, h := range header {
+		fmt.Fprintf(tw, "  header\t%s: %s\n", h.Name, h.Value)
+	}
+	return nil
 }
 
 // resolve makes an API's client id and resolves its websocket URL and
@@ -171,12 +187,13 @@ func resolve(ctx context.Context, reg *host.Registry, a *config.API) (*config.Ta
 	}
 	*client.Values = v
 	if v.ClientID == "" {
-		format, ok := reg.ClientIDFormat(plan.ClientIDFormat())
+		name := plan.ClientIDFormat()
+		format, ok := reg.ClientIDFormat(name)
 		if !ok {
-			return nil, fmt.Errorf("api[%s]: unknown client_id_format %q", a.Name, plan.ClientIDFormat())
+			return nil, fmt.Errorf("api[%s]: unknown client_id_format %q", a.Name, name)
 		}
 		if client.Values.ClientID, err = format.NewClientID(ctx); err != nil {
-			return nil, fmt.Errorf("api[%s] client_id_format[%s]: %w", a.Name, plan.ClientIDFormat(), err)
+			return nil, fmt.Errorf("api[%s] client_id_format[%s]: %w", a.Name, name, err)
 		}
 	}
 	return plan.Resolve(ctx, client.Values, src)

@@ -42,7 +42,7 @@ var commands = []command{
 	{"run", "[FILE]", "run the config's clients: messages out on stdout, in on stdin", runRun},
 	{"validate", "FILE", "check a config file and report every problem in it", runValidate},
 	{"resolve", "FILE [API]", "print each websocket client's final URL and headers", runResolve},
-	{"plugin", "inspect|hash FILE", "what the host makes of a plugin module; its sha256", runPlugin},
+	{"plugin", "inspect|hash FILE", "what the host makes of a plugin; its sha256", runPlugin},
 	{"demo", "", "a ComfyUI prompt run to completion against a server in this process", runDemo},
 }
 
@@ -83,7 +83,8 @@ func (c *command) flags(stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "Usage: wsplug %s [flags] %s\n\n%s.\n", c.name, c.args, capitalize(c.summary))
+		fmt.Fprintf(w, "Usage: wsplug %s [flags] %s\n\n%s.\n",
+			c.name, c.args, capitalize(c.summary))
 		var b strings.Builder
 		fs.SetOutput(&b)
 		fs.PrintDefaults()

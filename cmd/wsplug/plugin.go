@@ -21,8 +21,10 @@ func runPlugin(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 		if len(args) > 0 {
 			w, code = stdout, exitOK
 		}
-		fmt.Fprintln(w, "Usage: wsplug plugin inspect FILE   what the host makes of a module, and why it would refuse it")
-		fmt.Fprintln(w, "       wsplug plugin hash FILE      the sha256 to pin it with in the config")
+		fmt.Fprintln(w, "Usage: wsplug plugin inspect FILE   "+
+			"what the host makes of a module, and why it would refuse it")
+		fmt.Fprintln(w, "       wsplug plugin hash FILE...   "+
+			"the sha256 to pin it with in the config")
 		return code
 	}
 	switch args[0] {
@@ -54,51 +56,58 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 		return exitInput
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "file\t%s\n", r.File)
-	fmt.Fprintf(tw, "size\t%s\n", humanSize(r.Size))
-	fmt.Fprintf(tw, "sha256\t%s\n", r.SHA256)
+	defer tw.Flush()
 	abi := r.ABI
 	if abi == "" {
 		abi = "none"
 	}
-	fmt.Fprintf(tw, "abi\t%s\n", abi)
-	list := func(label string, items []string) {
-		if len(items) == 0 {
-			fmt.Fprintf(tw, "%s\t-\n", label)
-		}
-		for i, it := range items {
-			if i > 0 {
-				label = ""
-			}
-			fmt.Fprintf(tw, "%s\t%s\n", label, it)
-		}
+	for _, row := range [][2]string{
+		{"file", r.File}, {"size", humanSize(r.Size)}, {"sha256", r.SHA256}, {"abi", abi},
+	} {
+		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
 	}
-	var provides []string
-	for _, n := range r.Provides.ClientIDs {
-		provides = append(provides, "client_id "+n)
+	list(tw, "provides", provided(r.Provides))
+	list(tw, "imports", r.Imports)
+	list(tw, "exports", r.Exports)
+	if len(r.Problems) == 0 {
+		fmt.Fprintf(tw, "verdict\tloads\n")
+		return exitOK
 	}
-	for _, ph := range r.Provides.Placeholders {
+	fmt.Fprintf(tw, "verdict\trefused\n")
+	list(tw, "because", r.Problems)
+	return exitInput
+}
+
+// list prints items under a label, the label on the first only, or "-".
+func list(w io.Writer, label string, items []string) {
+	if len(items) == 0 {
+		fmt.Fprintf(w, "%s\t-\n", label)
+	}
+	for i, it := range items {
+		if i > 0 {
+			label = ""
+		}
+		fmt.Fprintf(w, "%s\t%s\n", label, it)
+	}
+}
+
+// provided lists what a plugin provides, one "kind name" each.
+func provided(pv host.Provides) []string {
+	var out []string
+	for _, n := range pv.ClientIDs {
+		out = append(out, "client_id "+n)
+	}
+	for _, ph := range pv.Placeholders {
 		s := "placeholder " + ph.Name
 		if ph.Secret {
 			s += " (secret)"
 		}
-		provides = append(provides, s)
+		out = append(out, s)
 	}
-	for _, n := range r.Provides.Transforms {
-		provides = append(provides, "transform "+n)
+	for _, n := range pv.Transforms {
+		out = append(out, "transform "+n)
 	}
-	list("provides", provides)
-	list("imports", r.Imports)
-	list("exports", r.Exports)
-	if len(r.Problems) == 0 {
-		fmt.Fprintf(tw, "verdict\tloads\n")
-		tw.Flush()
-		return exitOK
-	}
-	fmt.Fprintf(tw, "verdict\trefused\n")
-	list("because", r.Problems)
-	tw.Flush()
-	return exitInput
+	return out
 }
 
 func runHash(args []string, stdout, stderr io.Writer) int {
