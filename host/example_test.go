@@ -135,13 +135,14 @@ func Example() {
 // outgoing message of the clients that name it.
 func ExampleRegistry_RegisterTransform() {
 	reg := host.NewRegistry()
-	reg.RegisterTransform("shout", host.TransformFunc(func(_ context.Context, m *host.Message) (host.Action, error) {
+	shout := func(_ context.Context, m *host.Message) (host.Action, error) {
 		if m.Binary {
 			return host.Pass, nil
 		}
 		m.Data = []byte(strings.ToUpper(string(m.Data)))
 		return host.Replace, nil
-	}))
+	}
+	reg.RegisterTransform("shout", host.TransformFunc(shout))
 	fmt.Println(reg.Transforms(), reg.Provider("transform", "shout"))
 	// Output:
 	// [shout] go

@@ -19,8 +19,8 @@ var demoPlugins = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	for _, name := range []string{"ids", "jwt", "json"} {
-		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(dir, name+".wasm"),
-			"../../plugins/"+name)
+		cmd := exec.Command("go", "build", "-buildmode=c-shared",
+			"-o", filepath.Join(dir, name+".wasm"), "../../plugins/"+name)
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return "", &buildError{name, err, b}
@@ -51,13 +51,16 @@ func TestDemo(t *testing.T) {
 	}
 	text := out.String()
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`Loaded plugin ids +client_id ulid, client_id nanoid, client_id snowflake`),
+		regexp.MustCompile(`Loaded plugin ids +` +
+			`client_id ulid, client_id nanoid, client_id snowflake`),
 		regexp.MustCompile(`Client id \(ulid, from the ids plugin\): ([0-9A-HJKMNP-TV-Z]{26})\n`),
 		regexp.MustCompile(`Dialled ws://127\.0\.0\.1:\d+/ws\?clientId=[0-9A-Z]{26}&token=\*\*\* `),
 		regexp.MustCompile(`Bearer <a JWT of \d+ characters`),
-		regexp.MustCompile(`Session id, read from ComfyUI's status message \(data\.sid\): [0-9A-Z]{26}\n`),
+		regexp.MustCompile(`Session id, read from ComfyUI's status message \(data\.sid\): ` +
+			`[0-9A-Z]{26}\n`),
 		regexp.MustCompile(`\{"type":"hello","data":\{"client":"[0-9A-Z]{26}","note":"hi"\}\}`),
-		regexp.MustCompile(`(?s)execution_start.*executing.*progress 1/4.*progress 4/4.*executed: ComfyUI_00001_\.png.*execution_success`),
+		regexp.MustCompile(`(?s)execution_start.*executing.*progress 1/4.*progress 4/4` +
+			`.*executed: ComfyUI_00001_\.png.*execution_success`),
 		regexp.MustCompile(`Binary preview frames received: 4\n`),
 		regexp.MustCompile(`the server sent 4, the json plugin's filter let 0 through`),
 		regexp.MustCompile(`Done: ComfyUI_00001_\.png in `),
@@ -73,7 +76,8 @@ func TestDemo(t *testing.T) {
 
 func TestDemoWithoutPlugins(t *testing.T) {
 	code, _, stderr := wsplug(t, "demo", "-plugins", t.TempDir())
-	if code != exitInput || !strings.Contains(stderr, "Build the plugins first: make plugins (or run make demo).") {
+	want := "Build the plugins first: make plugins (or run make demo)."
+	if code != exitInput || !strings.Contains(stderr, want) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }

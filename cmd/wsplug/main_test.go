@@ -67,8 +67,10 @@ func TestUsage(t *testing.T) {
 		{"no arguments", nil, exitUsage, "", "Usage: wsplug COMMAND"},
 		{"help", []string{"--help"}, exitOK, "validate FILE", ""},
 		{"unknown command", []string{"frobnicate"}, exitUsage, "", `unknown command "frobnicate"`},
-		{"validate without a file", []string{"validate"}, exitUsage, "", "wsplug validate: expected 1 argument"},
-		{"validate help", []string{"validate", "--help"}, exitOK, "Usage: wsplug validate [flags] FILE", ""},
+		{"validate without a file", []string{"validate"}, exitUsage, "",
+			"wsplug validate: expected 1 argument"},
+		{"validate help", []string{"validate", "--help"}, exitOK,
+			"Usage: wsplug validate [flags] FILE", ""},
 		{"run help", []string{"run", "-h"}, exitOK, "Usage: wsplug run [flags] [FILE]", ""},
 		{"plugin help", []string{"plugin", "--help"}, exitOK, "wsplug plugin hash FILE", ""},
 		{"plugin inspect help", []string{"plugin", "inspect", "--help"}, exitOK,
@@ -87,7 +89,8 @@ func TestUsage(t *testing.T) {
 			"wsplug run: no config file: give FILE or -c FILE, or set WSPLUG_CONFIG\n"},
 		{"resolve with too many arguments", []string{"resolve", "a", "b", "c"}, exitUsage, "",
 			"expected 1 to 2 arguments"},
-		{"unknown flag", []string{"resolve", "--nope", "f"}, exitUsage, "", "flag provided but not defined: -nope"},
+		{"unknown flag", []string{"resolve", "--nope", "f"}, exitUsage, "",
+			"flag provided but not defined: -nope"},
 	}
 	t.Setenv(configEnv, "")
 	for _, tt := range tests {
@@ -97,7 +100,8 @@ func TestUsage(t *testing.T) {
 				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, stderr)
 			}
 			if !strings.Contains(stdout, tt.inStdout) || !strings.Contains(stderr, tt.inStderr) {
-				t.Errorf("stdout %q\nstderr %q\nwant %q and %q in them", stdout, stderr, tt.inStdout, tt.inStderr)
+				t.Errorf("stdout %q\nstderr %q\nwant %q and %q in them",
+					stdout, stderr, tt.inStdout, tt.inStderr)
 			}
 		})
 	}
@@ -113,7 +117,8 @@ func TestValidate(t *testing.T) {
 		t.Errorf("-q printed %q", stdout)
 	}
 
-	bad := writeFile(t, "apis:\n  - name: A\n    url: ftp://h\n    websocket: {retry: -3, tokn_name: x}\n")
+	bad := writeFile(t, "apis:\n  - name: A\n    url: ftp://h\n"+
+		"    websocket: {retry: -3, tokn_name: x}\n")
 	code, stdout, stderr = wsplug(t, "validate", bad)
 	want := bad + `:3:5: apis[0].url: scheme must be http or https, got "ftp"` + "\n" +
 		bad + ":4:17: apis[0].websocket.retry: must be >= -1 (-1 retries without end), got -3\n" +
@@ -123,7 +128,8 @@ func TestValidate(t *testing.T) {
 		t.Errorf("bad file: exit %d\nstderr %s\nwant   %s", code, stderr, want)
 	}
 
-	if code, _, stderr := wsplug(t, "validate", filepath.Join(t.TempDir(), "none.yaml")); code != exitInput ||
+	missing := filepath.Join(t.TempDir(), "none.yaml")
+	if code, _, stderr := wsplug(t, "validate", missing); code != exitInput ||
 		!strings.Contains(stderr, "none.yaml: no such file") {
 		t.Errorf("missing file: %d %q", code, stderr)
 	}
@@ -150,7 +156,8 @@ func TestResolveAdDiscordbotComfyUI(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("resolve: %d %q", code, stderr)
 	}
-	want := regexp.MustCompile(`^ComfyUI \(disabled\)\n  url  ws://127\.0\.0\.1:8188/ws\?clientId=` +
+	want := regexp.MustCompile(`^ComfyUI \(disabled\)\n` +
+		`  url  ws://127\.0\.0\.1:8188/ws\?clientId=` +
 		`[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n$`)
 	if !want.MatchString(stdout) {
 		t.Errorf("resolve printed %q", stdout)
@@ -215,9 +222,12 @@ func TestResolveErrors(t *testing.T) {
 		want string
 	}{
 		{"unset env", []string{path},
-			"wsplug: api[Chat] auth_token: {env:WSPLUG_TEST_TOKEN}: environment variable WSPLUG_TEST_TOKEN is not set\n"},
-		{"unknown api", []string{path, "Chatt"}, `wsplug: no api named "Chatt" in ` + path + `; apis: ["Chat" "NoSocket"]` + "\n"},
-		{"api without websocket", []string{path, "NoSocket"}, `wsplug: api "NoSocket" has no websocket section` + "\n"},
+			"wsplug: api[Chat] auth_token: {env:WSPLUG_TEST_TOKEN}: " +
+				"environment variable WSPLUG_TEST_TOKEN is not set\n"},
+		{"unknown api", []string{path, "Chatt"},
+			`wsplug: no api named "Chatt" in ` + path + `; apis: ["Chat" "NoSocket"]` + "\n"},
+		{"api without websocket", []string{path, "NoSocket"},
+			`wsplug: api "NoSocket" has no websocket section` + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,7 +245,8 @@ func TestPluginInspectAndHash(t *testing.T) {
 	for _, want := range []string{
 		"sha256    fc7d5447a8a557397326e940850b66b730bffdcce9b707bad3a045a85ca6f5d2\n",
 		"abi       v1\n", "provides  client_id healthy_id\n", "          placeholder healthy\n",
-		"          transform echo_healthy\n", "imports   wsplug_v1.input_read (function)\n", "verdict   loads\n",
+		"          transform echo_healthy\n", "imports   wsplug_v1.input_read (function)\n",
+		"verdict   loads\n",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("inspect output lacks %q:\n%s", want, stdout)
@@ -252,10 +263,12 @@ func TestPluginInspectAndHash(t *testing.T) {
 	}
 
 	code, stdout, _ = wsplug(t, "plugin", "hash", healthy)
-	if code != exitOK || stdout != "fc7d5447a8a557397326e940850b66b730bffdcce9b707bad3a045a85ca6f5d2  "+healthy+"\n" {
+	const healthySum = "fc7d5447a8a557397326e940850b66b730bffdcce9b707bad3a045a85ca6f5d2"
+	if code != exitOK || stdout != healthySum+"  "+healthy+"\n" {
 		t.Errorf("hash: %d %q", code, stdout)
 	}
-	if code, _, stderr := wsplug(t, "plugin", "frob"); code != exitUsage || !strings.Contains(stderr, "unknown command") {
+	code, _, stderr = wsplug(t, "plugin", "frob")
+	if code != exitUsage || !strings.Contains(stderr, "unknown command") {
 		t.Errorf("unknown plugin command: %d %q", code, stderr)
 	}
 }
@@ -264,18 +277,21 @@ func TestPluginInspectAndHash(t *testing.T) {
 // plugin loads, and a plugin that does not load is a problem with a line.
 func TestValidateLoadsPlugins(t *testing.T) {
 	healthy, _ := filepath.Abs("../../host/testdata/hostile/healthy.wasm")
-	path := writeFile(t, "apis:\n  - name: A\n    url: http://h\n    websocket: {client_id_format: healthy_id}\n"+
+	path := writeFile(t, "apis:\n  - name: A\n    url: http://h\n"+
+		"    websocket: {client_id_format: healthy_id}\n"+
 		"plugins:\n  - name: h\n    path: "+healthy+"\n")
-	if code, stdout, stderr := wsplug(t, "validate", path); code != exitOK || !strings.HasSuffix(stdout,
-		": ok: 1 api, 1 plugin, 0 warnings\n") {
+	code, stdout, stderr := wsplug(t, "validate", path)
+	if code != exitOK || !strings.HasSuffix(stdout, ": ok: 1 api, 1 plugin, 0 warnings\n") {
 		t.Errorf("validate: %d %q %q", code, stdout, stderr)
 	}
-	if code, stdout, _ := wsplug(t, "resolve", path); code != exitOK || stdout != "A\n  url  ws://h/ws\n" {
+	code, stdout, _ = wsplug(t, "resolve", path)
+	if code != exitOK || stdout != "A\n  url  ws://h/ws\n" {
 		t.Errorf("resolve: %d %q", code, stdout)
 	}
 	path = writeFile(t, "apis: []\nplugins:\n  - name: h\n    path: missing.wasm\n")
-	code, _, stderr := wsplug(t, "validate", path)
-	want := path + ":4:5: plugins[0].path: plugin[h] load: open " + filepath.Join(filepath.Dir(path), "missing.wasm") +
+	code, _, stderr = wsplug(t, "validate", path)
+	want := path + ":4:5: plugins[0].path: plugin[h] load: open " +
+		filepath.Join(filepath.Dir(path), "missing.wasm") +
 		": no such file or directory\n1 problem\n"
 	if code != exitInput || stderr != want {
 		t.Errorf("missing plugin: %d\n got %q\nwant %q", code, stderr, want)
@@ -291,7 +307,8 @@ func TestCacheDirFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeFile(t, "apis:\n  - name: A\n    url: http://h\n    websocket: {client_id_format: healthy_id}\n"+
+	cfg := writeFile(t, "apis:\n  - name: A\n    url: http://h\n"+
+		"    websocket: {client_id_format: healthy_id}\n"+
 		"plugins:\n  - name: healthy\n    path: "+healthy+"\n")
 	tests := []struct {
 		name     string
@@ -321,7 +338,8 @@ func TestCacheDirFlag(t *testing.T) {
 			}
 			code, _, stderr := wsplug(t, args...)
 			if code != tt.wantCode || !strings.Contains(stderr, tt.inStderr) {
-				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tt.wantCode, tt.inStderr)
+				t.Errorf("exit %d, stderr %q; want %d and %q",
+					code, stderr, tt.wantCode, tt.inStderr)
 			}
 			if tt.cacheDir == "dir" {
 				if entries, _ := os.ReadDir(dir); len(entries) == 0 {

@@ -382,17 +382,20 @@ func TestRunBinaryFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	binaryRE := regexp.MustCompile(`^\{"api":"Echo","type":"binary",.*\}$`)
-	waitUntil(t, "the binary frame on stdout", func() bool { return w.stdout.find(binaryRE) != nil })
+	waitUntil(t, "the binary frame on stdout",
+		func() bool { return w.stdout.find(binaryRE) != nil })
 	var out struct{ Data string }
 	if err := json.Unmarshal([]byte(w.stdout.find(binaryRE)[0]), &out); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := base64.StdEncoding.DecodeString(out.Data); err != nil || !bytes.Equal(got, preview) {
+	got, err := base64.StdEncoding.DecodeString(out.Data)
+	if err != nil || !bytes.Equal(got, preview) {
 		t.Errorf("stdout data %q: %v %v", out.Data, got, err)
 	}
 
 	upload := []byte{0xde, 0xad, 0xbe, 0xef, 0}
-	fmt.Fprintf(w.stdin, `{"api":"Echo","binary":%q}`+"\n", base64.StdEncoding.EncodeToString(upload))
+	encoded := base64.StdEncoding.EncodeToString(upload)
+	fmt.Fprintf(w.stdin, `{"api":"Echo","binary":%q}`+"\n", encoded)
 	waitUntil(t, "the binary frame at the server", func() bool { return len(p.binaries()) == 1 })
 	if got := p.binaries()[0]; !bytes.Equal(got, upload) {
 		t.Errorf("the server got % x, want % x", got, upload)
@@ -457,8 +460,10 @@ func TestRunSIGINTClosesGracefully(t *testing.T) {
 	if err := w.stop(t, syscall.SIGINT); err != nil {
 		t.Errorf("exit: %v", err)
 	}
-	waitUntil(t, "the end of the connection", func() bool { _, _, c := p.snapshot(); return len(c) > 0 })
-	if _, _, closes := p.snapshot(); len(closes) != 1 || closes[0] != websocket.StatusNormalClosure {
+	waitUntil(t, "the end of the connection",
+		func() bool { _, _, c := p.snapshot(); return len(c) > 0 })
+	_, _, closes := p.snapshot()
+	if len(closes) != 1 || closes[0] != websocket.StatusNormalClosure {
 		t.Errorf("the server saw the connection end with %v, want 1000", closes)
 	}
 	if w.stderr.find(regexp.MustCompile(`msg=closing signal=interrupt`)) == nil {
@@ -496,8 +501,10 @@ func TestAdminRefusesAnOpenAddressWithoutAToken(t *testing.T) {
 	p := newPeer(t)
 	cfg := filepath.Join(t.TempDir(), "wsplug.yaml")
 	os.WriteFile(cfg, []byte(runConfig(p.url(), "A")), 0o600)
-	code, _, stderr := wsplug(t, "run", "-c", cfg, "--admin", "0.0.0.0:0", "--cache-dir", t.TempDir())
-	if code != exitUsage || !strings.Contains(stderr, "is not a loopback address: give --admin-token too") {
+	code, _, stderr := wsplug(t, "run", "-c", cfg, "--admin", "0.0.0.0:0",
+		"--cache-dir", t.TempDir())
+	want := "is not a loopback address: give --admin-token too"
+	if code != exitUsage || !strings.Contains(stderr, want) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
@@ -518,7 +525,9 @@ func TestAdminPortInUse(t *testing.T) {
 }
 
 func TestAdminToken(t *testing.T) {
-	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})
 	h := requireToken("s3cret", ok)
 	for _, tt := range []struct {
 		name, auth string

@@ -27,7 +27,9 @@ import (
 func main() {
 	cfg := flag.String("c", "examples/comfyui/wsplug.yaml", "config file")
 	flag.Parse()
-	workflow := map[string]any{"3": map[string]any{"class_type": "KSampler", "inputs": map[string]any{}}}
+	workflow := map[string]any{
+		"3": map[string]any{"class_type": "KSampler", "inputs": map[string]any{}},
+	}
 	if flag.NArg() > 0 {
 		b, err := os.ReadFile(flag.Arg(0))
 		if err != nil {
@@ -63,10 +65,12 @@ func main() {
 // runPrompt is ComfyUI's prompt-tracking flow: choose the prompt id, watch
 // for its messages, queue it with the client's id, print the progress
 // until execution_success, and return the images of its outputs.
-func runPrompt(ctx context.Context, c *host.Client, workflow map[string]any, w io.Writer) (any, error) {
+func runPrompt(ctx context.Context, c *host.Client, workflow map[string]any,
+	w io.Writer) (any, error) {
 	id := uuid.NewString()
 	sub := c.Subscribe(host.Filter{
-		Types:   []string{"execution_start", "progress", "executed", "execution_success", "execution_error"},
+		Types: []string{"execution_start", "progress", "executed", "execution_success",
+			"execution_error"},
 		Where:   map[string]any{"data.prompt_id": id},
 		Until:   map[string]any{"type": "execution_success"},
 		Extract: map[string]string{"images": "data.output.images"},

@@ -60,10 +60,12 @@ func fakeComfy(t *testing.T) *httptest.Server {
 				`{"type":"execution_start","data":{"prompt_id":"%s"}}`,
 				`{"type":"progress","data":{"value":1,"max":2,"prompt_id":"%s"}}`,
 				`{"type":"progress","data":{"value":2,"max":2,"prompt_id":"%s"}}`,
-				`{"type":"executed","data":{"prompt_id":"%s","output":{"images":[{"filename":"a.png"}]}}}`,
+				`{"type":"executed","data":{"prompt_id":"%s",` +
+					`"output":{"images":[{"filename":"a.png"}]}}}`,
 				`{"type":"execution_success","data":{"prompt_id":"%s"}}`,
 			} {
-				c.Write(context.Background(), websocket.MessageText, []byte(fmt.Sprintf(m, req.PromptID)))
+				msg := fmt.Sprintf(m, req.PromptID)
+				c.Write(context.Background(), websocket.MessageText, []byte(msg))
 			}
 		}()
 	})
@@ -101,7 +103,8 @@ func TestRunPrompt(t *testing.T) {
 	if got := fmt.Sprint(images); got != "[map[filename:a.png]]" {
 		t.Errorf("images %s", got)
 	}
-	if want := "execution_start\nprogress 1/2\nprogress 2/2\nexecuted\nexecution_success\n"; out.String() != want {
+	want := "execution_start\nprogress 1/2\nprogress 2/2\nexecuted\nexecution_success\n"
+	if out.String() != want {
 		t.Errorf("printed %q, want %q", out.String(), want)
 	}
 }

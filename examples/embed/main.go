@@ -49,9 +49,10 @@ func run(ctx context.Context, configPath, url string, w io.Writer) error {
 
 	var tickets atomic.Int64
 	reg := host.NewRegistry()
-	err := reg.RegisterClientIDFormat("ticket", config.ClientIDFunc(func(context.Context) (string, error) {
+	ticket := func(context.Context) (string, error) {
 		return fmt.Sprintf("ticket-%04d", tickets.Add(1)), nil
-	}))
+	}
+	err := reg.RegisterClientIDFormat("ticket", config.ClientIDFunc(ticket))
 	if err != nil {
 		return err
 	}
