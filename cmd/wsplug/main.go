@@ -2,10 +2,11 @@
 // extended by WebAssembly plugins.
 //
 //	wsplug run [FILE]            run the clients: messages out on stdout, in on stdin
+//	                             (FILE, or -c FILE, or $WSPLUG_CONFIG)
 //	wsplug validate FILE         check a config file, report every problem
 //	wsplug resolve FILE [API]    print each websocket client's URL and headers
 //	wsplug plugin inspect FILE   what the host makes of a plugin module
-//	wsplug plugin hash FILE      the sha256 to pin a plugin with
+//	wsplug plugin hash FILE...   the sha256 to pin a plugin with
 //	wsplug demo                  a ComfyUI prompt against a server in this process
 //
 // Exit codes: 0 success, 1 the input is wrong, 2 usage.
