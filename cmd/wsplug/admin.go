@@ -11,11 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wsplug/wsplug/host"
 )
@@ -47,14 +43,11 @@ func startAdmin(r *runner, addr, token string) (*adminServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--admin: %w", err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(newCollector(r.host))
-
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /clients", r.adminClients)
 	mux.HandleFunc("POST /clients/{name}/toggle", r.adminToggle)
 	mux.HandleFunc("POST /clients/{name}/send", r.adminSend)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", newCollector(r.host))
 	var handler http.Handler = mux
 	if token != "" {
 		handler = requireToken(token, mux)
@@ -277,153 +270,4 @@ func (r *runner) adminSend(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"sent": true})
-}
-
-// collector exports the host's counters as Prometheus metrics, read at
-// each scrape: the host keeps plain counters and knows nothing of
-// Prometheus. A reload can replace a client or a plugin with a new one
-// whose counts start at zero; the collector adds what the ones before it
-// under that name counted, so that every exported counter only grows.
-type collector struct {
-	h *host.Host
-
-	mu      sync.Mutex // one scrape at a time, for the totals
-	clients totals
-	plugins totals
-}
-
-func newCollector(h *host.Host) *collector {
-	return &collector{h: h, clients: totals{}, plugins: totals{}}
-}
-
-// totals are the counts of the objects that counted under each name
-// before the one that counts now.
-type totals map[string]*total
-
-type total struct {
-	owner any              // the *host.Client or *host.Plugin counting now
-	read  func() []float64 // its counts
-	base  []float64        // what its predecessors counted
-}
-
-// add returns now, the counts of owner under name, plus what the owners
-// before it counted. read reads owner's counts later, when it is replaced.
-func (t totals) add(name string, owner any, now []float64, read func() []float64) []float64 {
-	e := t[name]
-	switch {
-	case e == nil:
-		e = &total{base: make([]float64, len(now))}
-		t[name] = e
-	case e.owner != owner:
-		// Replaced: all the old owner counted, up to now, joins the base.
-		for i, v := range e.read() {
-			e.base[i] += v
-		}
-	}
-	e.owner, e.read = owner, read
-	out := make([]float64, len(now))
-	for i := range now {
-		out[i] = now[i] + e.base[i]
-	}
-	return out
-}
-
-var (
-	clientLabels = []string{"api"}
-	pluginLabels = []string{"plugin"}
-
-	metricState = desc("wsplug_client_connected",
-		"Whether the client's connection is open (1) or not (0).", clientLabels)
-	metricQueue = desc("wsplug_send_queue_length", "Messages waiting to be written.", clientLabels)
-	// In the order of clientCounts.
-	clientCounters = []*prometheus.Desc{
-		desc("wsplug_client_connects_total", "Connections opened.", clientLabels),
-		desc("wsplug_client_reconnects_total", "Connections opened after the first.", clientLabels),
-		desc("wsplug_messages_received_total", "Messages received from the server.", clientLabels),
-		desc("wsplug_messages_sent_total", "Messages written to the server.", clientLabels),
-		desc("wsplug_received_bytes_total", "Bytes of messages received.", clientLabels),
-		desc("wsplug_sent_bytes_total", "Bytes of messages written.", clientLabels),
-		desc("wsplug_send_errors_total", "Sends that ended in an error.", clientLabels),
-		desc("wsplug_transform_errors_total", "Transform calls that failed.", clientLabels),
-		desc("wsplug_subscriber_drops_total", "Messages a slow subscriber lost.", clientLabels),
-	}
-
-	metricCalls = desc("wsplug_plugin_calls_total", "Calls into the plugin.", pluginLabels)
-	metricPFail = desc("wsplug_plugin_errors_total",
-		"Plugin calls that failed: an error, a trap, a timeout.", pluginLabels)
-	metricPTime = desc("wsplug_plugin_call_seconds",
-		"Time in plugin calls, of the calls timed: one in 16 of each instance's calls.",
-		pluginLabels)
-	metricInst = desc("wsplug_plugin_instances",
-		"Instances of the plugin that exist.", pluginLabels)
-)
-
-// desc describes a metric with no constant labels; whether it is a counter
-// or a gauge is said with each value.
-func desc(name, help string, labels []string) *prometheus.Desc {
-	return prometheus.NewDesc(name, help, labels, nil)
-}
-
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range clientCounters {
-		ch <- d
-	}
-	for _, d := range []*prometheus.Desc{metricState, metricQueue, metricCalls, metricPFail,
-		metricPTime, metricInst} {
-		ch <- d
-	}
-}
-
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, cl := range c.h.Clients() {
-		c.collectClient(ch, cl)
-	}
-	for _, p := range c.h.Setup().Plugins {
-		c.collectPlugin(ch, p)
-	}
-}
-
-func (c *collector) collectClient(ch chan<- prometheus.Metric, cl *host.Client) {
-	s := cl.Stats()
-	read := func() []float64 { return clientCounts(cl.Stats()) }
-	for i, v := range c.clients.add(s.Name, cl, clientCounts(s), read) {
-		ch <- prometheus.MustNewConstMetric(clientCounters[i], prometheus.CounterValue, v, s.Name)
-	}
-	connected := 0.0
-	if s.State == host.StateConnected {
-		connected = 1
-	}
-	ch <- prometheus.MustNewConstMetric(metricState, prometheus.GaugeValue, connected, s.Name)
-	ch <- prometheus.MustNewConstMetric(metricQueue, prometheus.GaugeValue,
-		float64(s.QueueLength), s.Name)
-}
-
-// clientCounts are a client's counters, in the order of clientCounters.
-func clientCounts(s host.ClientStats) []float64 {
-	return []float64{
-		float64(s.Connects), float64(s.Reconnects), float64(s.MessagesIn), float64(s.MessagesOut),
-		float64(s.BytesIn), float64(s.BytesOut), float64(s.SendErrors), float64(s.TransformErrors),
-		float64(s.SubscriberDrops),
-	}
-}
-
-func (c *collector) collectPlugin(ch chan<- prometheus.Metric, p *host.Plugin) {
-	s := p.Stats()
-	read := func() []float64 { return pluginCounts(p.Stats()) }
-	v := c.plugins.add(s.Name, p, pluginCounts(s), read)
-	ch <- prometheus.MustNewConstMetric(metricCalls, prometheus.CounterValue, v[0], s.Name)
-	ch <- prometheus.MustNewConstMetric(metricPFail, prometheus.CounterValue, v[1], s.Name)
-	ch <- prometheus.MustNewConstSummary(metricPTime, uint64(v[2]), v[3], nil, s.Name)
-	ch <- prometheus.MustNewConstMetric(metricInst, prometheus.GaugeValue,
-		float64(s.Instances), s.Name)
-}
-
-// pluginCounts are a plugin's calls, failures, timed calls and their
-// seconds.
-func pluginCounts(s host.PluginStats) []float64 {
-	return []float64{
-		float64(s.Calls), float64(s.Failures), float64(s.TimedCalls), s.TimedCallTime.Seconds(),
-	}
 }
