@@ -45,6 +45,10 @@ type Host struct {
 	byName  map[string]*Client
 	http    *http.Client
 
+	// subs are the host's own subscriptions, which see every client's
+	// messages, those of clients a reload adds included.
+	subs subscriptions
+
 	mu     sync.Mutex
 	closed bool
 }
@@ -119,14 +123,15 @@ func enableAll(ctx context.Context, clients []*Client) error {
 }
 
 // Close disables every client (a close frame 1000 on each connection;
-// queued sends fail with ErrClientOff) and waits for every goroutine the
-// Host started, or for ctx.
+// queued sends fail with ErrClientOff), ends every subscription, and waits
+// for every goroutine the Host started, or for ctx.
 func (h *Host) Close(ctx context.Context) error {
 	h.mu.Lock()
 	h.closed = true
 	clients := h.clients
 	h.mu.Unlock()
 	err := disableAll(ctx, clients)
+	h.subs.closeAll()
 	h.http.CloseIdleConnections()
 	return err
 }

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -128,5 +129,76 @@ plugins:
 	st := h.Stats()
 	if len(st.Clients) != 2 || len(st.Plugins) != 1 || st.Plugins[0].Calls == 0 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// reloadable writes configs to one file and loads them, as wsplug run does
+// on SIGHUP.
+type reloadable struct {
+	t    *testing.T
+	path string
+}
+
+func newReloadable(t *testing.T) *reloadable {
+	return &reloadable{t: t, path: filepath.Join(t.TempDir(), "wsplug.yaml")}
+}
+
+func (r *reloadable) load(yaml string) *Setup {
+	r.t.Helper()
+	os.WriteFile(r.path, []byte(yaml), 0o600)
+	s, err := LoadConfig(context.Background(), r.path, nil, &LoaderOptions{CacheDir: testCacheDir})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return s
+}
+
+// TestHostSubscriptionSeesReloadedClients: a subscription made on the
+// host before Start gets the first message of every connection, those of
+// the clients ten reloads make included.
+func TestHostSubscriptionSeesReloadedClients(t *testing.T) {
+	srv := wstest.New(t, nil)
+	config := func(id string) string {
+		return fmt.Sprintf(`apis:
+  - name: Main
+    url: %s
+    websocket: {url: %q, client_id: %s, client_id_required: true}
+`, srv.HTTPURL(), srv.URL(), id)
+	}
+	files := newReloadable(t)
+	ctx := context.Background()
+	setup := files.load(config("id-0"))
+	h, err := New(setup, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(ctx)
+	sub := h.Subscribe(Filter{Types: []string{"status"}})
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i <= 10; i++ {
+		if i > 0 {
+			next := files.load(config(fmt.Sprintf("id-%d", i)))
+			if err := h.Reload(ctx, next); err != nil {
+				t.Fatal(err)
+			}
+			setup.Close(ctx)
+			setup = next
+		}
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		in, err := sub.Next(tctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("reload %d: no greeting: %v", i, err)
+		}
+		if sid, _ := in.Field("data.sid"); sid != fmt.Sprintf("id-%d", i) || in.API != "Main" {
+			t.Errorf("reload %d: greeting of %s for %v", i, in.API, sid)
+		}
+	}
+	setup.Close(ctx)
+	h.Close(ctx)
+	if _, err := sub.Next(ctx); !errors.Is(err, ErrSubscriptionClosed) {
+		t.Errorf("after Close: %v", err)
 	}
 }
