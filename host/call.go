@@ -61,38 +61,19 @@ func (c *Client) Call(ctx context.Context, endpoint string, payload any, vars Va
 		}
 		return nil, fmt.Errorf("api[%s]: no endpoint %q; endpoints: %q", c.name, endpoint, names)
 	}
-	info := c.info.Load()
-	lk := config.Chain(vars, info.Values, c.sources(info))
 	fail := func(err error) (*Response, error) {
 		return nil, fmt.Errorf("api[%s] endpoint[%s]: %w", c.name, ep.Name, err)
 	}
-	var body any
-	if payload != nil {
-		p, err := config.ParsePayload(payload)
-		if err != nil {
-			// Not JSON-shaped data (a struct, say): take it as JSON.
-			b, merr := json.Marshal(payload)
-			if merr != nil {
-				return fail(merr)
-			}
-			if p, err = config.ParsePayloadJSON(b); err != nil {
-				return fail(err)
-			}
-		}
-		if body, err = p.Resolve(ctx, lk, config.ResolveOptions{}); err != nil {
-			return fail(err)
-		}
+	body, build, err := c.prepareCall(ctx, ep, payload, vars)
+	if err != nil {
+		return fail(err)
 	}
-	if ep.Method == config.NoRequest {
+	if build == nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return fail(err)
 		}
 		return &Response{Body: b}, nil
-	}
-	build, err := c.requestBuilder(ctx, ep, body, lk)
-	if err != nil {
-		return fail(err)
 	}
 	timeout := ep.Timeout
 	if timeout == 0 {
@@ -113,6 +94,38 @@ func (c *Client) Call(ctx context.Context, endpoint string, payload any, vars Va
 		return nil, ctx.Err()
 	}
 	return nil, lastErr
+}
+
+// prepareCall resolves the payload and what the request needs; build is
+// nil for an endpoint that makes no request. The plugins it calls are held
+// for that long only, not through the request and its retries.
+func (c *Client) prepareCall(ctx context.Context, ep *config.Endpoint, payload any,
+	vars Vars) (body any, build func(context.Context) (*http.Request, error), err error) {
+	info := c.info.Load()
+	setup, hd := c.host.useSetup()
+	defer hd.release()
+	lk := config.Chain(vars, info.Values, c.sources(setup, info))
+	if payload != nil {
+		p, err := config.ParsePayload(payload)
+		if err != nil {
+			// Not JSON-shaped data (a struct, say): take it as JSON.
+			b, merr := json.Marshal(payload)
+			if merr != nil {
+				return nil, nil, merr
+			}
+			if p, err = config.ParsePayloadJSON(b); err != nil {
+				return nil, nil, err
+			}
+		}
+		if body, err = p.Resolve(ctx, lk, config.ResolveOptions{}); err != nil {
+			return nil, nil, err
+		}
+	}
+	if ep.Method == config.NoRequest {
+		return body, nil, nil
+	}
+	build, err = c.requestBuilder(ctx, ep, body, lk)
+	return body, build, err
 }
 
 func (c *Client) endpoint(name string) *config.Endpoint {

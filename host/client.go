@@ -80,7 +80,7 @@ type boundTransform struct {
 	t    Transform
 }
 
-func newClient(h *Host, api *config.API, reg *Registry) (*Client, error) {
+func newClient(h *Host, api *config.API, s *Setup) (*Client, error) {
 	c := &Client{
 		host: h, name: api.Name, api: api, ws: api.Websocket,
 		log:     h.logger.With("api", api.Name),
@@ -95,7 +95,7 @@ func newClient(h *Host, api *config.API, reg *Registry) (*Client, error) {
 		return nil, err
 	}
 	c.plan = plan
-	b, err := c.lookupTransforms(reg)
+	b, err := c.lookupTransforms(s)
 	if err != nil {
 		return nil, err
 	}
@@ -104,20 +104,23 @@ func newClient(h *Host, api *config.API, reg *Registry) (*Client, error) {
 	return c, nil
 }
 
-// boundTransforms are a client's transforms, looked up once per registry.
+// boundTransforms are a client's transforms, looked up once per setup, and
+// the setup they come from: a message holds it while it runs through them,
+// so that a reload cannot close their plugins under the message.
 type boundTransforms struct {
+	setup              *Setup
 	outgoing, incoming []boundTransform
 }
 
-// lookupTransforms finds the client's transforms in reg.
-func (c *Client) lookupTransforms(reg *Registry) (*boundTransforms, error) {
-	var b boundTransforms
+// lookupTransforms finds the client's transforms in the setup's registry.
+func (c *Client) lookupTransforms(s *Setup) (*boundTransforms, error) {
+	b := boundTransforms{setup: s}
 	for _, dir := range []struct {
 		names []string
 		dst   *[]boundTransform
 	}{{c.ws.Transforms.Outgoing, &b.outgoing}, {c.ws.Transforms.Incoming, &b.incoming}} {
 		for _, name := range dir.names {
-			t, ok := reg.Transform(name)
+			t, ok := s.Registry.Transform(name)
 			if !ok {
 				return nil, fmt.Errorf("api[%s] transform[%s]: not provided", c.name, name)
 			}
@@ -125,6 +128,24 @@ func (c *Client) lookupTransforms(reg *Registry) (*boundTransforms, error) {
 		}
 	}
 	return &b, nil
+}
+
+// useTransforms returns the client's transforms with their setup held;
+// release it after the message has been through them. A message that comes
+// after a reload retired the old setup takes the new transforms: only
+// messages already in the old plugins finish there.
+func (c *Client) useTransforms() (*boundTransforms, held) {
+	for {
+		b := c.transforms.Load()
+		if h, ok := b.setup.hold(); ok {
+			return b, h
+		}
+		if c.transforms.Load() == b {
+			// The setup was closed under the client (the program closed
+			// it before the host): its plugins answer ErrClosed.
+			return b, held{}
+		}
+	}
 }
 
 // Name is the API's name.
@@ -227,15 +248,17 @@ func (c *Client) publishValues(v config.Values) {
 }
 
 // sources are where placeholders other than the connection values come
-// from: the environment and the registry's providers, for this client.
-func (c *Client) sources(info *ClientInfo) config.Lookup {
-	return config.Chain(config.Env{}, c.host.setup.Load().Registry.Lookup(info))
+// from: the environment and the providers of s, for this client.
+func (c *Client) sources(s *Setup, info *ClientInfo) config.Lookup {
+	return config.Chain(config.Env{}, s.Registry.Lookup(info))
 }
 
 // resolve re-resolves the config's connection values (env, plugins), and
 // makes the client id the first time.
 func (c *Client) resolve(ctx context.Context) error {
-	v, err := c.plan.Values(ctx, c.sources(c.info.Load()))
+	s, hd := c.host.useSetup()
+	defer hd.release()
+	v, err := c.plan.Values(ctx, c.sources(s, c.info.Load()))
 	if err != nil {
 		return err
 	}
@@ -246,7 +269,7 @@ func (c *Client) resolve(ctx context.Context) error {
 	}
 	if c.clientID == "" {
 		name := c.plan.ClientIDFormat()
-		f, ok := c.host.setup.Load().Registry.ClientIDFormat(name)
+		f, ok := s.Registry.ClientIDFormat(name)
 		if !ok {
 			return fmt.Errorf("api[%s] client_id_format[%s]: not provided", c.name, name)
 		}
@@ -527,7 +550,9 @@ func (e *DialError) Unwrap() error { return e.Err }
 // connection.
 func (c *Client) dial(ctx context.Context) (*websocket.Conn, *config.Target, error) {
 	info := c.info.Load()
-	target, err := c.plan.Resolve(ctx, info.Values, c.sources(info))
+	setup, hd := c.host.useSetup()
+	target, err := c.plan.Resolve(ctx, info.Values, c.sources(setup, info))
+	hd.release()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -696,8 +721,13 @@ func (c *Client) readLoop(conn *websocket.Conn) error {
 		c.stats.messagesIn.Add(1)
 		c.stats.bytesIn.Add(int64(len(buf)))
 		m.Data, m.Binary, m.Client = buf, typ == websocket.MessageBinary, c.info.Load()
-		if !c.transform(context.Background(), m, c.transforms.Load().incoming) {
-			continue
+		if len(c.transforms.Load().incoming) > 0 {
+			b, hd := c.useTransforms()
+			ok := c.transform(context.Background(), m, b.incoming)
+			hd.release()
+			if !ok {
+				continue
+			}
 		}
 		c.deliver(m)
 	}

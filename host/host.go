@@ -70,7 +70,7 @@ func New(s *Setup, opts *Options) (*Host, error) {
 		h.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	for i := range s.File.APIs {
-		c, err := newClient(h, &s.File.APIs[i], s.Registry)
+		c, err := newClient(h, &s.File.APIs[i], s)
 		if err != nil {
 			return nil, err
 		}
@@ -157,6 +157,20 @@ func (h *Host) isClosed() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.closed
+}
+
+// useSetup returns the setup the host runs, held for one operation;
+// release it after. See Setup.Close.
+func (h *Host) useSetup() (*Setup, held) {
+	for {
+		s := h.setup.Load()
+		if hd, ok := s.hold(); ok {
+			return s, hd
+		}
+		if h.setup.Load() == s {
+			return s, held{} // closed under the host: its plugins say so
+		}
+	}
 }
 
 // State is where a client is in its life.

@@ -42,7 +42,7 @@ func (h *Host) Reload(ctx context.Context, s *Setup) error {
 			var b *boundTransforms
 			if c.ws != nil {
 				var err error
-				if b, err = c.lookupTransforms(s.Registry); err != nil {
+				if b, err = c.lookupTransforms(s); err != nil {
 					return fmt.Errorf("reload: %w", err)
 				}
 			}
@@ -51,7 +51,7 @@ func (h *Host) Reload(ctx context.Context, s *Setup) error {
 			byName[a.Name] = c
 			continue
 		}
-		c, err := newClient(h, a, s.Registry)
+		c, err := newClient(h, a, s)
 		if err != nil {
 			return fmt.Errorf("reload: %w", err)
 		}

@@ -60,7 +60,9 @@ func (c *Client) render(ctx context.Context, msg any, vars Vars) ([]byte, error)
 		return nil, fmt.Errorf("api[%s]: %w", c.name, ErrNoWebsocket)
 	}
 	info := c.info.Load()
-	lk := config.Chain(vars, info.Values, c.sources(info))
+	setup, hd := c.host.useSetup()
+	defer hd.release()
+	lk := config.Chain(vars, info.Values, c.sources(setup, info))
 	var text string
 	switch m := msg.(type) {
 	case string:
@@ -119,9 +121,11 @@ func (c *Client) sendRaw(ctx context.Context, data []byte, binary bool) error {
 	if c.ws == nil {
 		return fmt.Errorf("api[%s]: %w", c.name, ErrNoWebsocket)
 	}
-	if out := c.transforms.Load().outgoing; len(out) > 0 {
+	if len(c.transforms.Load().outgoing) > 0 {
+		b, hd := c.useTransforms()
 		m := &Message{Data: data, Binary: binary, Client: c.info.Load()}
-		ok, err := c.runTransforms(ctx, m, out)
+		ok, err := c.runTransforms(ctx, m, b.outgoing)
+		hd.release()
 		if !ok {
 			return err
 		}
