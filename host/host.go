@@ -48,6 +48,9 @@ type Host struct {
 	// subs are the host's own subscriptions, which see every client's
 	// messages, those of clients a reload adds included.
 	subs subscriptions
+	// runs counts the run loops of every client, those a reload removed
+	// included, so that Close waits for the last of them.
+	runs sync.WaitGroup
 
 	mu     sync.Mutex
 	closed bool
@@ -124,20 +127,62 @@ func enableAll(ctx context.Context, clients []*Client) error {
 
 // Close disables every client (a close frame 1000 on each connection;
 // queued sends fail with ErrClientOff), ends every subscription, and waits
-// for every goroutine the Host started, or for ctx.
+// for every goroutine the Host started, or for ctx. A client cannot be
+// enabled again after Close.
 func (h *Host) Close(ctx context.Context) error {
 	h.mu.Lock()
 	h.closed = true
 	clients := h.clients
 	h.mu.Unlock()
-	err := disableAll(ctx, clients)
+
+	var err error
+	for _, c := range clients {
+		c.retire()
+	}
+	for _, c := range clients {
+		if err = waitRun(ctx, c); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		// Clients a reload removed may still be saying goodbye.
+		done := make(chan struct{})
+		go func() {
+			h.runs.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	for _, c := range clients {
+		c.closeSubscriptions()
+	}
 	h.subs.closeAll()
 	h.http.CloseIdleConnections()
 	return err
 }
 
+// waitRun waits for the end of c's run, if it has one.
+func waitRun(ctx context.Context, c *Client) error {
+	c.mu.Lock()
+	r := c.run
+	c.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // disableAll disables the clients and ends their subscriptions,
-// concurrently.
+// concurrently; a reload does it to the clients it removes.
 func disableAll(ctx context.Context, clients []*Client) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(clients))
@@ -151,12 +196,6 @@ func disableAll(ctx context.Context, clients []*Client) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-func (h *Host) isClosed() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.closed
 }
 
 // useSetup returns the setup the host runs, held for one operation;
