@@ -51,6 +51,8 @@ type Host struct {
 	// runs counts the run loops of every client, those a reload removed
 	// included, so that Close waits for the last of them.
 	runs sync.WaitGroup
+	// reloading serializes reloads.
+	reloading sync.Mutex
 
 	mu     sync.Mutex
 	closed bool
@@ -179,23 +181,6 @@ func waitRun(ctx context.Context, c *Client) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// disableAll disables the clients and ends their subscriptions,
-// concurrently; a reload does it to the clients it removes.
-func disableAll(ctx context.Context, clients []*Client) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(clients))
-	for i, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = c.Disable(ctx)
-			c.closeSubscriptions()
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // useSetup returns the setup the host runs, held for one operation;

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -115,7 +117,12 @@ plugins:
 		t.Errorf("the plugin was not swapped: first %s, last %s", got[0], got[n-1])
 	}
 	// Main kept its connection; Other, whose settings changed, got a new
-	// client.
+	// client, which connects in the background.
+	other, _ := h.Client("Other")
+	if s, err := other.Wait(ctx, StateConnected, StateFailed); s != StateConnected {
+		t.Fatalf("Other after the reload: %v %v", s, err)
+	}
+	srv.WaitConnected(t, "other-2", 5*time.Second)
 	var mainShakes, otherShakes []string
 	for _, hs := range srv.Handshakes() {
 		if hs.ClientID == "main" {
@@ -309,6 +316,145 @@ plugins:
 		t.Errorf("%d transform errors", n)
 	}
 	t.Logf("%d messages out, %d in, across 5 reloads", total, incoming)
+}
+
+// TestReloadDoesNotWaitForConnections: a reload that adds an API whose
+// server is down, retrying without end, returns at once; the new client
+// tries in the background, its states observable, and Close ends it.
+func TestReloadDoesNotWaitForConnections(t *testing.T) {
+	srv := wstest.New(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close()
+	config := func(withDown bool) string {
+		yaml := fmt.Sprintf(`apis:
+  - name: Main
+    url: %s
+    websocket: {url: %q, client_id: main, client_id_required: true}
+`, srv.HTTPURL(), srv.URL())
+		if withDown {
+			yaml += fmt.Sprintf(`  - name: Down
+    url: http://%s
+    websocket: {retry: -1, backoff: {initial: 10ms, max: 50ms}}
+`, down)
+		}
+		return yaml
+	}
+	files := newReloadable(t)
+	ctx := context.Background()
+	before := runtime.NumGoroutine()
+	first := files.load(config(false))
+	log := &stateLog{}
+	h, err := New(first, &Options{OnStateChange: log.record})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second := files.load(config(true))
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := h.Reload(rctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Reload took %s: it waited for the new client", took)
+	}
+	first.Close(ctx)
+	c, _ := h.Client("Down")
+	waitFor(t, "the new client to retry", func() bool {
+		_, err := c.Wait(ctx, StateReconnecting)
+		return err == nil
+	})
+	if !strings.Contains(log.states(), "connecting reconnecting") {
+		t.Errorf("states %s", log.states())
+	}
+	srv.WaitConnected(t, "main", 5*time.Second) // seen by the server a moment after the client
+	if m, _ := h.Client("Main"); m.State() != StateConnected || len(srv.Handshakes()) != 1 {
+		t.Errorf("Main: %v, %d handshakes", m.State(), len(srv.Handshakes()))
+	}
+	start = time.Now()
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Close took %s", took)
+	}
+	second.Close(ctx)
+	srv.Close()
+	waitGoroutines(t, before)
+}
+
+// TestReloadIsAllOrNothing: a setup that cannot serve the clients changes
+// nothing, and the running one stays open; once swapped, a new client that
+// cannot connect fails the reload no more than a kept one.
+func TestReloadIsAllOrNothing(t *testing.T) {
+	srv := wstest.New(t, nil)
+	config := func(prefix, otherID string) string {
+		return fmt.Sprintf(`apis:
+  - name: Main
+    url: %s
+    websocket:
+      {url: %q, client_id: main, client_id_required: true, transforms: {outgoing: [prefix]}}
+  - name: Other
+    url: %s
+    websocket: {url: %q, client_id: %s, client_id_required: true, retry: 0}
+plugins:
+  - {name: prefix, path: %s, config: %q}
+`, srv.HTTPURL(), srv.URL(), srv.HTTPURL(), srv.URL(), otherID, prefixPlugin, prefix)
+	}
+	files := newReloadable(t)
+	ctx := context.Background()
+	first := files.load(config("A", "other-1"))
+	h, err := New(first, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(ctx)
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	main, _ := h.Client("Main")
+
+	// A setup whose registry lost the transform Main needs.
+	broken := files.load(config("B", "other-2"))
+	broken.Registry.RemovePlugin("prefix")
+	err = h.Reload(ctx, broken)
+	if err == nil || !strings.Contains(err.Error(), "transform[prefix]") {
+		t.Errorf("Reload of a setup without Main's transform: %v", err)
+	}
+	broken.Close(ctx)
+	if err := main.Send(ctx, `{"n":1}`, nil); err != nil {
+		t.Errorf("a send after the refused reload: %v", err)
+	}
+	if c, _ := h.Client("Other"); c.ClientID() != "other-1" || h.Setup() != first {
+		t.Errorf("the refused reload changed the host: Other is %s", c.ClientID())
+	}
+
+	// A changed API whose server refuses it: the reload stands.
+	srv.RefuseNext(503, 1)
+	second := files.load(config("C", "other-2"))
+	if err := h.Reload(ctx, second); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	defer second.Close(ctx)
+	first.Close(ctx)
+	other, _ := h.Client("Other")
+	if s, err := other.Wait(ctx, StateFailed, StateConnected); err != nil || s != StateFailed {
+		t.Errorf("the new client: %v %v, want failed", s, err)
+	}
+	if err := main.Send(ctx, `{"n":2}`, nil); err != nil {
+		t.Errorf("a send after the reload: %v", err)
+	}
+	got := srv.WaitReceived(t, "main", 2, 5*time.Second)
+	if string(got[0]) != `"A"{"n":1}` || string(got[1]) != `"C"{"n":2}` {
+		t.Errorf("the server got %q", got)
+	}
 }
 
 // TestHostSubscriptionSeesReloadedClients: a subscription made on the
