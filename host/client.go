@@ -663,8 +663,11 @@ func (c *Client) serve(ctx context.Context, conn *websocket.Conn) error {
 		once    sync.Once
 		connErr error
 	)
+	// abort kills the connection; the writer takes nothing more from the
+	// queue, so what is pushed now waits for the next connection.
 	abort := func(err error) {
 		once.Do(func() { connErr = err })
+		cancel()
 		conn.CloseNow()
 	}
 	var wg sync.WaitGroup

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,5 +202,137 @@ func TestCloseFramesAre1000(t *testing.T) {
 	d = srv.WaitDisconnects(t, id, 2, 5*time.Second)
 	if d[1].Code != websocket.StatusNormalClosure {
 		t.Errorf("Close closed with %v (%v)", d[1].Code, d[1].Err)
+	}
+}
+
+// TestSendReturnsWhenItsContextEnds: against a server that stops reading
+// and a client without pings, a Send whose frame cannot be written returns
+// when its context ends, with an error; the connection, which holds a
+// partial frame, is closed and made again.
+func TestSendReturnsWhenItsContextEnds(t *testing.T) {
+	srv := wstest.New(t, nil)
+	_, c, log, err := startObserved(t, comfyConfig(srv.HTTPURL(), srv.URL(),
+		"      ping_interval: 0\n      retry: -1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := c.ClientID()
+	srv.WaitConnected(t, id, 5*time.Second)
+	srv.Mute(id)
+	before := len(log.all())
+	big := `{"type":"big","pad":"` + strings.Repeat("x", 1<<20) + `"}`
+	var failed error
+	written := 0
+	for i := 0; i < 100 && failed == nil; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- c.Send(ctx, big, nil) }()
+		select {
+		case failed = <-done:
+		case <-time.After(3 * time.Second):
+			t.Fatalf("send %d: still blocked %s after its 300ms context", i, time.Since(start))
+		}
+		cancel()
+		if took := time.Since(start); took > 1500*time.Millisecond {
+			t.Errorf("send %d took %s with a 300ms context", i, took)
+		}
+		if failed == nil {
+			written++
+		}
+	}
+	if failed == nil {
+		t.Fatalf("100 MiB written to a server that reads nothing")
+	}
+	if !errors.Is(failed, ErrConnectionLost) || !errors.Is(failed, context.DeadlineExceeded) {
+		t.Errorf("the blocked send: %v; want ErrConnectionLost and the deadline", failed)
+	}
+	waitFor(t, "the reconnect", func() bool {
+		all := log.all()
+		return len(all) > before+1 && all[len(all)-1].To == StateConnected
+	})
+	if got := log.all()[before].To; got != StateReconnecting {
+		t.Errorf("after the cut write: %v", got)
+	}
+	if err := c.Send(context.Background(), `{"type":"after"}`, nil); err != nil {
+		t.Errorf("send on the new connection: %v", err)
+	}
+	t.Logf("%d frames of 1 MiB written before the socket filled", written)
+}
+
+// TestWithdrawnSendsFreeTheirPlace: with send_queue 3 and the server down,
+// sends that gave up leave the queue at once: three more fit, and only
+// they are written when the server is back.
+func TestWithdrawnSendsFreeTheirPlace(t *testing.T) {
+	srv := wstest.New(t, nil)
+	_, c, _, err := startObserved(t, comfyConfig(srv.HTTPURL(), srv.URL(),
+		"      retry: -1\n      send_queue: 3\n      backoff: {initial: 20ms, max: 50ms}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := c.ClientID()
+	srv.WaitConnected(t, id, 5*time.Second)
+	srv.Stop()
+	waitFor(t, "the loss", func() bool { return c.State() == StateReconnecting })
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		err := c.Send(ctx, fmt.Sprintf(`{"withdrawn":%d}`, i), nil)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	if n := c.Stats().QueueLength; n != 0 {
+		t.Errorf("queue length %d after three withdrawn sends", n)
+	}
+	results := make(chan error, 3)
+	for i := range 3 {
+		go func() { results <- c.Send(context.Background(), fmt.Sprintf(`{"kept":%d}`, i), nil) }()
+	}
+	waitFor(t, "three queued", func() bool { return c.Stats().QueueLength == 3 })
+	if err := c.Send(context.Background(), `{"kept":3}`, nil); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("a fourth send: %v", err)
+	}
+	srv.Restart()
+	for range 3 {
+		if err := <-results; err != nil {
+			t.Errorf("a queued send: %v", err)
+		}
+	}
+	got := srv.WaitReceived(t, id, 3, 5*time.Second)
+	for _, m := range got {
+		if strings.Contains(string(m), "withdrawn") || strings.Contains(string(m), `"kept":3`) {
+			t.Errorf("the server got %s", m)
+		}
+	}
+}
+
+// TestQueueWaitsForTheNextConnection: once the connection's context has
+// ended, the writer takes nothing more, even with messages waiting: they
+// wait for the next connection instead of failing on a dead one.
+func TestQueueWaitsForTheNextConnection(t *testing.T) {
+	var q sendQueue
+	q.init(4)
+	q.open()
+	q.setConnected(true)
+	for i := range 3 {
+		r := &sendReq{ctx: context.Background(), data: []byte{byte(i)}, done: make(chan error, 1)}
+		if err := q.push(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 100 { // the choice between a ready item and a done context was random
+		if r, ok := q.next(dead); ok {
+			t.Fatalf("a dead connection took message %v", r.data)
+		}
+	}
+	if q.len() != 3 {
+		t.Errorf("%d messages wait, want 3", q.len())
+	}
+	r, ok := q.next(context.Background())
+	if !ok || r.data[0] != 0 {
+		t.Errorf("the next connection's first message: %v %v", r, ok)
 	}
 }
