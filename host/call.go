@@ -45,8 +45,11 @@ const maxResponse = 64 << 20
 
 // Call makes a request to one of the API's endpoints. The payload is
 // JSON-shaped data (maps, slices, strings, numbers) or any value that
-// encodes as JSON. The path and the payload resolve their placeholders from vars, the client's values (the
-// same client id as its websocket), the environment and the plugins;
+// encodes as JSON. The path and the payload resolve their placeholders from
+// vars, the client's values, the environment and the plugins. The values
+// are the websocket's: a Call before the first Enable resolves them, and
+// makes the client id the websocket will use; an API without a websocket
+// gets a client id of the default format, made once;
 // default_headers go under the endpoint's headers; auth, timeout (the
 // endpoint's or default_timeout) and retry (with backoff, on network errors
 // and 5xx answers) apply; payload_type json, form, query or multipart says
@@ -63,6 +66,9 @@ func (c *Client) Call(ctx context.Context, endpoint string, payload any, vars Va
 	}
 	fail := func(err error) (*Response, error) {
 		return nil, fmt.Errorf("api[%s] endpoint[%s]: %w", c.name, ep.Name, err)
+	}
+	if err := c.resolveOnce(ctx); err != nil {
+		return nil, err // it names the API and the value
 	}
 	body, build, err := c.prepareCall(ctx, ep, payload, vars)
 	if err != nil {

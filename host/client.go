@@ -69,12 +69,16 @@ type Client struct {
 	// runs again.
 	retired   bool
 	clientID  string        // made once, kept across reconnects and toggles
+	resolved  bool          // the connection values were resolved once
 	overrides config.Values // run-time values that win over the config's
 	override  struct{ token, sessionID, channel, version bool }
 	captured  string // session id read from an inbound message
 	// madeSession is the session id made for session_id_required when
 	// nothing else gives one; like the client id it is made once.
 	madeSession string
+	// resolveMu makes one resolution at a time, so that two first uses
+	// (a Call and a Start, say) make one client id between them.
+	resolveMu sync.Mutex
 
 	queue sendQueue
 	subs  subscriptions
@@ -259,41 +263,74 @@ func (c *Client) sources(s *Setup, info *ClientInfo) config.Lookup {
 	return config.Chain(config.Env{}, s.Registry.Lookup(info))
 }
 
-// resolve re-resolves the config's connection values (env, plugins), and
+// resolve resolves the config's connection values again (env, plugins) and
 // makes the client id the first time.
 func (c *Client) resolve(ctx context.Context) error {
+	c.resolveMu.Lock()
+	defer c.resolveMu.Unlock()
+	return c.resolveLocked(ctx)
+}
+
+// resolveOnce resolves the connection values if nothing has yet: a Call
+// before the first Enable, or on an API without a websocket, uses the
+// client id the websocket will use.
+func (c *Client) resolveOnce(ctx context.Context) error {
+	c.resolveMu.Lock()
+	defer c.resolveMu.Unlock()
+	c.mu.Lock()
+	done := c.resolved
+	c.mu.Unlock()
+	if done {
+		return nil
+	}
+	return c.resolveLocked(ctx)
+}
+
+// resolveLocked is resolve with c.resolveMu held. The plugins it calls run
+// without c.mu, so that the client's state can be read meanwhile.
+func (c *Client) resolveLocked(ctx context.Context) error {
 	s, hd := c.host.useSetup()
 	defer hd.release()
-	v, err := c.plan.Values(ctx, c.sources(s, c.info.Load()))
-	if err != nil {
-		return err
+	var v config.Values
+	format := config.DefaultClientIDFormat
+	if c.plan != nil {
+		var err error
+		if v, err = c.plan.Values(ctx, c.sources(s, c.info.Load())); err != nil {
+			return err
+		}
+		format = c.plan.ClientIDFormat()
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	id := c.clientID
+	c.mu.Unlock()
 	if v.ClientID != "" {
-		c.clientID = v.ClientID
+		id = v.ClientID
 	}
-	if c.clientID == "" {
-		name := c.plan.ClientIDFormat()
-		f, ok := s.Registry.ClientIDFormat(name)
+	if id == "" {
+		f, ok := s.Registry.ClientIDFormat(format)
 		if !ok {
-			return fmt.Errorf("api[%s] client_id_format[%s]: not provided", c.name, name)
+			return fmt.Errorf("api[%s] client_id_format[%s]: not provided", c.name, format)
 		}
-		id, err := f.NewClientID(ctx)
-		if err != nil {
-			return fmt.Errorf("api[%s] client_id_format[%s]: %w", c.name, name, err)
+		var err error
+		if id, err = f.NewClientID(ctx); err != nil {
+			return fmt.Errorf("api[%s] client_id_format[%s]: %w", c.name, format, err)
 		}
-		c.clientID = id
 	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clientID = id
 	// A session the client must resume but that nothing names (no
 	// session_id, no session_id_from, no override) gets an id made once.
-	if c.ws.SessionIDRequired && v.SessionID == "" && c.ws.SessionIDFrom == nil && !c.override.sessionID {
+	if c.ws != nil && c.ws.SessionIDRequired && v.SessionID == "" && c.ws.SessionIDFrom == nil &&
+		!c.override.sessionID {
 		if c.madeSession == "" {
 			c.madeSession = uuid.NewString()
 		}
 		v.SessionID = c.madeSession
 	}
 	c.publishValues(v)
+	c.resolved = true
 	return nil
 }
 

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -335,4 +336,94 @@ func TestQueueWaitsForTheNextConnection(t *testing.T) {
 	if !ok || r.data[0] != 0 {
 		t.Errorf("the next connection's first message: %v %v", r, ok)
 	}
+}
+
+// TestCallBeforeStart: a Call before the websocket connects resolves the
+// client's values, so the client id it sends is the one the websocket then
+// connects with, and the config's token is there too.
+func TestCallBeforeStart(t *testing.T) {
+	srv := wstest.New(t, nil)
+	yaml := comfyConfig(srv.HTTPURL(), srv.URL(),
+		"      token_required: true\n      auth_token: tok-1\n")
+	path := filepath.Join(t.TempDir(), "wsplug.yaml")
+	os.WriteFile(path, []byte(yaml), 0o600)
+	ctx := context.Background()
+	s, err := LoadConfig(ctx, path, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	h, err := New(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(ctx)
+	c := h.Clients()[0]
+	if _, err := c.Call(ctx, "Queue prompt", map[string]any{
+		"prompt": map[string]any{}, "client_id": "{client_id}", "token": "{token}",
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	body := lastPrompt(t, srv)
+	if len(body.ClientID) != 36 || body.ClientID != c.ClientID() || body.Token != "tok-1" {
+		t.Errorf("the call sent client_id %q token %q; the client's id is %q",
+			body.ClientID, body.Token, c.ClientID())
+	}
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.WaitHandshakes(t, 1, 5*time.Second)[0].ClientID; got != body.ClientID {
+		t.Errorf("the websocket connected as %q, the call said %q", got, body.ClientID)
+	}
+}
+
+// TestCallWithoutWebsocket: an API with only endpoints still has a client
+// id, made once, for {client_id}.
+func TestCallWithoutWebsocket(t *testing.T) {
+	srv := wstest.New(t, nil)
+	yaml := fmt.Sprintf(`apis:
+  - name: Plain
+    url: %s
+    endpoints:
+      - {name: Queue prompt, path: /prompt, method: POST, payload_type: json}
+`, srv.HTTPURL())
+	_, c, err := runHost(t, yaml, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var ids []string
+	for range 2 {
+		if _, err := c.Call(ctx, "Queue prompt", map[string]any{
+			"prompt": map[string]any{}, "client_id": "{client_id}",
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, lastPrompt(t, srv).ClientID)
+	}
+	if len(ids[0]) != 36 || ids[1] != ids[0] || c.ClientID() != ids[0] {
+		t.Errorf("client ids sent %q, the client's %q", ids, c.ClientID())
+	}
+}
+
+type promptBody struct {
+	ClientID string `json:"client_id"`
+	Token    string `json:"token"`
+}
+
+// lastPrompt decodes the last POST /prompt the server got.
+func lastPrompt(t *testing.T, srv *wstest.Server) promptBody {
+	t.Helper()
+	var body promptBody
+	reqs := srv.Requests()
+	for i := len(reqs) - 1; i >= 0; i-- {
+		if reqs[i].Path == "/prompt" {
+			if err := json.Unmarshal(reqs[i].Body, &body); err != nil {
+				t.Fatal(err)
+			}
+			return body
+		}
+	}
+	t.Fatal("no POST /prompt")
+	return body
 }
