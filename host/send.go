@@ -3,7 +3,9 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 
@@ -312,7 +314,11 @@ func (c *Client) writeLoop(ctx context.Context, conn *websocket.Conn, abort func
 				return
 			}
 			r.done <- fmt.Errorf("api[%s]: %w: %w", c.name, ErrConnectionLost, err)
-			abort(fmt.Errorf("write: %w", err))
+			if !errors.Is(err, net.ErrClosed) {
+				abort(fmt.Errorf("write: %w", err))
+			}
+			// else whoever closed the connection (the reader refusing a
+			// frame, the heartbeat) says why it ended.
 			return
 		}
 		c.stats.messagesOut.Add(1)
