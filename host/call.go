@@ -52,8 +52,11 @@ const maxResponse = 64 << 20
 
 // Call makes a request to one of the API's endpoints. The payload is
 // JSON-shaped data (maps, slices, strings, numbers) or any value that
-// encodes as JSON. The path and the payload resolve their placeholders from vars, the client's values (the
-// same client id as its websocket), the environment and the plugins;
+// encodes as JSON. The path and the payload resolve their placeholders from
+// vars, the client's values, the environment and the plugins. The values
+// are the websocket's: a Call before the first Enable resolves them, and
+// makes the client id the websocket will use; an API without a websocket
+// gets a client id of the default format, made once;
 // default_headers go under the endpoint's headers; auth, timeout (the
 // endpoint's or default_timeout) and retry (with backoff, on network errors
 // and 5xx answers) apply; payload_type json, form, query or multipart says
@@ -68,38 +71,22 @@ func (c *Client) Call(ctx context.Context, endpoint string, payload any, vars Va
 		}
 		return nil, fmt.Errorf("api[%s]: no endpoint %q; endpoints: %q", c.name, endpoint, names)
 	}
-	info := c.info.Load()
-	lk := config.Chain(vars, info.Values, c.sources(info))
 	fail := func(err error) (*Response, error) {
 		return nil, fmt.Errorf("api[%s] endpoint[%s]: %w", c.name, ep.Name, err)
 	}
-	var body any
-	if payload != nil {
-		p, err := config.ParsePayload(payload)
-		if err != nil {
-			// Not JSON-shaped data (a struct, say): take it as JSON.
-			b, merr := json.Marshal(payload)
-			if merr != nil {
-				return fail(merr)
-			}
-			if p, err = config.ParsePayloadJSON(b); err != nil {
-				return fail(err)
-			}
-		}
-		if body, err = p.Resolve(ctx, lk, config.ResolveOptions{}); err != nil {
-			return fail(err)
-		}
+	if err := c.resolveOnce(ctx); err != nil {
+		return nil, err // it names the API and the value
 	}
-	if ep.Method == config.NoRequest {
+	body, build, err := c.prepareCall(ctx, ep, payload, vars)
+	if err != nil {
+		return fail(err)
+	}
+	if build == nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return fail(err)
 		}
 		return &Response{Body: b}, nil
-	}
-	build, err := c.requestBuilder(ctx, ep, body, lk)
-	if err != nil {
-		return fail(err)
 	}
 	timeout := ep.Timeout
 	if timeout == 0 {
@@ -120,6 +107,38 @@ func (c *Client) Call(ctx context.Context, endpoint string, payload any, vars Va
 		return nil, ctx.Err()
 	}
 	return nil, lastErr
+}
+
+// prepareCall resolves the payload and what the request needs; build is
+// nil for an endpoint that makes no request. The plugins it calls are held
+// for that long only, not through the request and its retries.
+func (c *Client) prepareCall(ctx context.Context, ep *config.Endpoint, payload any,
+	vars Vars) (body any, build func(context.Context) (*http.Request, error), err error) {
+	info := c.info.Load()
+	setup, hd := c.host.useSetup()
+	defer hd.release()
+	lk := config.Chain(vars, info.Values, c.sources(setup, info))
+	if payload != nil {
+		p, err := config.ParsePayload(payload)
+		if err != nil {
+			// Not JSON-shaped data (a struct, say): take it as JSON.
+			b, merr := json.Marshal(payload)
+			if merr != nil {
+				return nil, nil, merr
+			}
+			if p, err = config.ParsePayloadJSON(b); err != nil {
+				return nil, nil, err
+			}
+		}
+		if body, err = p.Resolve(ctx, lk, config.ResolveOptions{}); err != nil {
+			return nil, nil, err
+		}
+	}
+	if ep.Method == config.NoRequest {
+		return body, nil, nil
+	}
+	build, err = c.requestBuilder(ctx, ep, body, lk)
+	return body, build, err
 }
 
 func (c *Client) endpoint(name string) *config.Endpoint {

@@ -6,17 +6,17 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
 // TestChaosAgainstPython sends 20,000 numbered messages from 8 goroutines
-// while the server drops the connection at random. Every Send must answer
-// once; per sender, the server must see what it sees in order, none twice,
-// and only messages whose Send reported them written.
-//
-// It cannot see every written message: "written" means handed to TCP, and
-// what sits unread in the server's socket when it aborts is gone with it
-// (websocket has no acknowledgements). The test reports how many.
+// while the server drops the connection at random, and checks delivery
+// against what the server recorded. The server records every frame that
+// reached it before it dropped the connection (it reads its socket dry
+// first); so each drop loses only the frames still on their way, which
+// their Sends reported written (websocket has no acknowledgements): a few
+// per drop, and the test bounds them by the number of drops.
 func TestChaosAgainstPython(t *testing.T) {
 	const senders, each = 8, 2500
 	if testing.Short() {
@@ -31,28 +31,21 @@ func TestChaosAgainstPython(t *testing.T) {
 	defer h.Close(context.Background())
 	py.control("POST", "chaos?p=0.02&seed=7", "")
 
+	// Each Send's result, by sender and number: nil (written) or its error.
 	ctx := context.Background()
-	type outcome struct{ written, lost, other int }
-	outcomes := make([]outcome, senders)
-	writtenBy := make([]map[int]bool, senders)
+	var sent atomic.Int64
+	results := make([][]error, senders)
+	answered := make([][]bool, senders)
 	var wg sync.WaitGroup
 	for g := range senders {
-		writtenBy[g] = map[int]bool{}
+		results[g], answered[g] = make([]error, each), make([]bool, each)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for n := range each {
-				err := c.Send(ctx, fmt.Sprintf(`{"g":%d,"n":%d}`, g, n), nil)
-				switch {
-				case err == nil:
-					outcomes[g].written++
-					writtenBy[g][n] = true
-				case errors.Is(err, ErrConnectionLost):
-					outcomes[g].lost++
-				default:
-					outcomes[g].other++
-					t.Errorf("sender %d message %d: %v", g, n, err)
-				}
+				sent.Add(1)
+				results[g][n] = c.Send(ctx, fmt.Sprintf(`{"g":%d,"n":%d}`, g, n), nil)
+				answered[g][n] = true
 			}
 		}()
 	}
@@ -69,25 +62,38 @@ func TestChaosAgainstPython(t *testing.T) {
 	}
 	echo.Close()
 
-	total, written := 0, 0
-	for _, o := range outcomes {
-		total += o.written + o.lost + o.other
-		written += o.written
+	written, errored := 0, 0
+	for g := range senders {
+		for n, err := range results[g] {
+			switch {
+			case !answered[g][n]:
+				t.Fatalf("sender %d message %d: no answer", g, n)
+			case err == nil:
+				written++
+			case errors.Is(err, ErrConnectionLost):
+				errored++
+			default:
+				errored++
+				t.Errorf("sender %d message %d: %v", g, n, err)
+			}
+		}
 	}
-	if total != senders*each {
-		t.Fatalf("%d sends answered of %d", total, senders*each)
+	if total := int(sent.Load()); written+errored != total {
+		t.Fatalf("%d written + %d errored, but %d sends made", written, errored, total)
 	}
 	drops := len(py.handshakes()) - 1
 	if drops < 10 {
 		t.Fatalf("only %d reconnects: the chaos did not bite", drops)
 	}
-	msgs := py.received(c.ClientID(), 1)
+
+	// What the server saw: per sender in order, none twice, each reported
+	// written.
 	last := make([]int, senders)
 	for i := range last {
 		last[i] = -1
 	}
 	seen := 0
-	for _, m := range msgs {
+	for _, m := range py.received(c.ClientID(), 1) {
 		if !strings.HasPrefix(m, `{"g":`) {
 			continue
 		}
@@ -96,16 +102,28 @@ func TestChaosAgainstPython(t *testing.T) {
 		if n <= last[g] {
 			t.Fatalf("sender %d: message %d after %d: out of order or twice", g, n, last[g])
 		}
-		if !writtenBy[g][n] {
-			t.Errorf("sender %d: the server saw %d, which Send reported lost", g, n)
+		if results[g][n] != nil {
+			t.Errorf("sender %d: the server saw %d, whose Send failed: %v", g, n, results[g][n])
 		}
 		last[g] = n
 		seen++
 	}
-	t.Logf("%d sends: %d written, %d failed as the connection died; %d reconnects; "+
-		"the server saw %d (%d written ones went down with their connection)",
-		total, written, total-written, drops, seen, written-seen)
+	unseen, bound := written-seen, perDropInFlight*drops
+	t.Logf("%d sends: %d written, %d failed as the connection died; %d drops; "+
+		"%d written ones went down with their connection (bound %d)",
+		written+errored, written, errored, drops, unseen, bound)
+	if unseen > bound {
+		t.Errorf("%d written frames never reached the server over %d drops: more than %d a drop",
+			unseen, drops, perDropInFlight)
+	}
 	if s := c.Stats(); s.Reconnects < int64(drops)-1 {
 		t.Errorf("stats count %d reconnects, the server %d", s.Reconnects, drops)
 	}
 }
+
+// perDropInFlight bounds the written frames a drop may lose: those written
+// between the server's last read of its socket and the moment the client
+// learns of the drop, which the server tells it at once (it shuts the
+// socket down right after reading it dry). About one a drop was measured
+// on a 2-core machine; four leaves room for a loaded one.
+const perDropInFlight = 4

@@ -57,18 +57,28 @@ type Client struct {
 	// info is what plugins see of the client; replaced, never changed.
 	info atomic.Pointer[ClientInfo]
 
-	mu        sync.Mutex
-	state     State
-	changed   chan struct{} // closed and replaced on every state change
-	lastErr   error
-	run       *runHandle    // the running loop, nil when the client is off
+	mu      sync.Mutex
+	state   State
+	changed chan struct{} // closed and replaced on every state change
+	lastErr error
+	// run is the running loop, nil when the client is off. A run stays
+	// here until its last state change is out, so that the next run's
+	// changes come after it.
+	run *runHandle
+	// retired: the host closed, or a reload removed the client; it never
+	// runs again.
+	retired   bool
 	clientID  string        // made once, kept across reconnects and toggles
+	resolved  bool          // the connection values were resolved once
 	overrides config.Values // run-time values that win over the config's
 	override  struct{ token, sessionID, channel, version bool }
 	captured  string // session id read from an inbound message
 	// madeSession is the session id made for session_id_required when
 	// nothing else gives one; like the client id it is made once.
 	madeSession string
+	// resolveMu makes one resolution at a time, so that two first uses
+	// (a Call and a Start, say) make one client id between them.
+	resolveMu sync.Mutex
 
 	queue sendQueue
 	subs  subscriptions
@@ -80,7 +90,7 @@ type boundTransform struct {
 	t    Transform
 }
 
-func newClient(h *Host, api *config.API, reg *Registry) (*Client, error) {
+func newClient(h *Host, api *config.API, s *Setup) (*Client, error) {
 	c := &Client{
 		host: h, name: api.Name, api: api, ws: api.Websocket,
 		log:     h.logger.With("api", api.Name),
@@ -95,7 +105,7 @@ func newClient(h *Host, api *config.API, reg *Registry) (*Client, error) {
 		return nil, err
 	}
 	c.plan = plan
-	b, err := c.lookupTransforms(reg)
+	b, err := c.lookupTransforms(s)
 	if err != nil {
 		return nil, err
 	}
@@ -104,20 +114,23 @@ func newClient(h *Host, api *config.API, reg *Registry) (*Client, error) {
 	return c, nil
 }
 
-// boundTransforms are a client's transforms, looked up once per registry.
+// boundTransforms are a client's transforms, looked up once per setup, and
+// the setup they come from: a message holds it while it runs through them,
+// so that a reload cannot close their plugins under the message.
 type boundTransforms struct {
+	setup              *Setup
 	outgoing, incoming []boundTransform
 }
 
-// lookupTransforms finds the client's transforms in reg.
-func (c *Client) lookupTransforms(reg *Registry) (*boundTransforms, error) {
-	var b boundTransforms
+// lookupTransforms finds the client's transforms in the setup's registry.
+func (c *Client) lookupTransforms(s *Setup) (*boundTransforms, error) {
+	b := boundTransforms{setup: s}
 	for _, dir := range []struct {
 		names []string
 		dst   *[]boundTransform
 	}{{c.ws.Transforms.Outgoing, &b.outgoing}, {c.ws.Transforms.Incoming, &b.incoming}} {
 		for _, name := range dir.names {
-			t, ok := reg.Transform(name)
+			t, ok := s.Registry.Transform(name)
 			if !ok {
 				return nil, fmt.Errorf("api[%s] transform[%s]: not provided", c.name, name)
 			}
@@ -125,6 +138,24 @@ func (c *Client) lookupTransforms(reg *Registry) (*boundTransforms, error) {
 		}
 	}
 	return &b, nil
+}
+
+// useTransforms returns the client's transforms with their setup held;
+// release it after the message has been through them. A message that comes
+// after a reload retired the old setup takes the new transforms: only
+// messages already in the old plugins finish there.
+func (c *Client) useTransforms() (*boundTransforms, held) {
+	for {
+		b := c.transforms.Load()
+		if h, ok := b.setup.hold(); ok {
+			return b, h
+		}
+		if c.transforms.Load() == b {
+			// The setup was closed under the client (the program closed
+			// it before the host): its plugins answer ErrClosed.
+			return b, held{}
+		}
+	}
 }
 
 // Name is the API's name.
@@ -227,44 +258,79 @@ func (c *Client) publishValues(v config.Values) {
 }
 
 // sources are where placeholders other than the connection values come
-// from: the environment and the registry's providers, for this client.
-func (c *Client) sources(info *ClientInfo) config.Lookup {
-	return config.Chain(config.Env{}, c.host.setup.Load().Registry.Lookup(info))
+// from: the environment and the providers of s, for this client.
+func (c *Client) sources(s *Setup, info *ClientInfo) config.Lookup {
+	return config.Chain(config.Env{}, s.Registry.Lookup(info))
 }
 
-// resolve re-resolves the config's connection values (env, plugins), and
+// resolve resolves the config's connection values again (env, plugins) and
 // makes the client id the first time.
 func (c *Client) resolve(ctx context.Context) error {
-	v, err := c.plan.Values(ctx, c.sources(c.info.Load()))
-	if err != nil {
-		return err
+	c.resolveMu.Lock()
+	defer c.resolveMu.Unlock()
+	return c.resolveLocked(ctx)
+}
+
+// resolveOnce resolves the connection values if nothing has yet: a Call
+// before the first Enable, or on an API without a websocket, uses the
+// client id the websocket will use.
+func (c *Client) resolveOnce(ctx context.Context) error {
+	c.resolveMu.Lock()
+	defer c.resolveMu.Unlock()
+	c.mu.Lock()
+	done := c.resolved
+	c.mu.Unlock()
+	if done {
+		return nil
+	}
+	return c.resolveLocked(ctx)
+}
+
+// resolveLocked is resolve with c.resolveMu held. The plugins it calls run
+// without c.mu, so that the client's state can be read meanwhile.
+func (c *Client) resolveLocked(ctx context.Context) error {
+	s, hd := c.host.useSetup()
+	defer hd.release()
+	var v config.Values
+	format := config.DefaultClientIDFormat
+	if c.plan != nil {
+		var err error
+		if v, err = c.plan.Values(ctx, c.sources(s, c.info.Load())); err != nil {
+			return err
+		}
+		format = c.plan.ClientIDFormat()
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	id := c.clientID
+	c.mu.Unlock()
 	if v.ClientID != "" {
-		c.clientID = v.ClientID
+		id = v.ClientID
 	}
-	if c.clientID == "" {
-		name := c.plan.ClientIDFormat()
-		f, ok := c.host.setup.Load().Registry.ClientIDFormat(name)
+	if id == "" {
+		f, ok := s.Registry.ClientIDFormat(format)
 		if !ok {
-			return fmt.Errorf("api[%s] client_id_format[%s]: not provided", c.name, name)
+			return fmt.Errorf("api[%s] client_id_format[%s]: not provided", c.name, format)
 		}
-		id, err := f.NewClientID(ctx)
-		if err != nil {
-			return fmt.Errorf("api[%s] client_id_format[%s]: %w", c.name, name, err)
+		var err error
+		if id, err = f.NewClientID(ctx); err != nil {
+			return fmt.Errorf("api[%s] client_id_format[%s]: %w", c.name, format, err)
 		}
-		c.clientID = id
 	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clientID = id
 	// A session the client must resume but that nothing names (no
 	// session_id, no session_id_from, no override) gets an id made once.
-	if c.ws.SessionIDRequired && v.SessionID == "" && c.ws.SessionIDFrom == nil && !c.override.sessionID {
+	if c.ws != nil && c.ws.SessionIDRequired && v.SessionID == "" && c.ws.SessionIDFrom == nil &&
+		!c.override.sessionID {
 		if c.madeSession == "" {
 			c.madeSession = uuid.NewString()
 		}
 		v.SessionID = c.madeSession
 	}
 	c.publishValues(v)
+	c.resolved = true
 	return nil
 }
 
@@ -273,94 +339,115 @@ func (c *Client) resolve(ctx context.Context) error {
 // client has given up, or ctx ends. When it gives up, Enable returns why
 // and the client is off (StateFailed). When ctx ends first, the client goes
 // on trying in the background.
+//
+// An Enable while the client is already starting waits for that start and
+// returns its outcome; on a client that is connected, or reconnecting after
+// it was, it returns nil at once. An Enable during a Disable waits for the
+// Disable, then starts the client again. After the host closed, or after a
+// reload removed the client, Enable fails with ErrClientOff.
 func (c *Client) Enable(ctx context.Context) error {
 	if c.ws == nil {
 		return fmt.Errorf("api[%s]: %w", c.name, ErrNoWebsocket)
 	}
-	if c.host.isClosed() {
-		return fmt.Errorf("api[%s]: %w", c.name, ErrClientOff)
-	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	r := &runHandle{cancel: cancel, done: make(chan struct{})}
 	for {
-		c.mu.Lock()
-		old := c.run
-		if old == nil {
-			c.run = r
-			c.mu.Unlock()
-			break
+		r, ending, err := c.begin(nil)
+		if err != nil {
+			return err
 		}
-		c.mu.Unlock()
-		if !old.stopping.Load() {
-			cancel()
-			return nil // already on
+		if ending != nil {
+			// A run is ending (a Disable, or it gave up): let its last
+			// state change out, then start again.
+			select {
+			case <-ending:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
-		// A Disable is under way: let it finish, then start again.
 		select {
-		case <-old.done:
+		case <-r.ready:
+			return r.readyErr
 		case <-ctx.Done():
-			cancel()
 			return ctx.Err()
 		}
 	}
-
-	if err := c.resolve(ctx); err != nil {
-		c.mu.Lock()
-		c.lastErr = err
-		c.mu.Unlock()
-		c.endRun(r)
-		close(r.done)
-		c.log.Error("enable failed", "err", err)
-		return err
-	}
-	started := make(chan error, 1)
-	c.queue.open()
-	go c.runLoop(runCtx, r, started)
-
-	select {
-	case err := <-started:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
-// runHandle is one run of the client's loop, from Enable to its end.
-type runHandle struct {
-	cancel   context.CancelFunc
-	done     chan struct{} // closed when the loop has ended
-	stopping atomic.Bool   // Disable was called
-}
-
-// endRun makes the client off as far as Enable can tell, if r is still
-// its run.
-func (c *Client) endRun(r *runHandle) {
+// begin starts a run of the client unless one is live, and returns the
+// live run; or, when the current run is ending, a channel closed once it
+// has ended. The new run waits for after (nil: nothing) before it starts:
+// a reload has the old client of an API close before its new one dials.
+func (c *Client) begin(after <-chan struct{}) (*runHandle, <-chan struct{}, error) {
 	c.mu.Lock()
-	if c.run == r {
-		c.run = nil
+	defer c.mu.Unlock()
+	if c.retired {
+		return nil, nil, fmt.Errorf("api[%s]: %w", c.name, ErrClientOff)
 	}
-	c.mu.Unlock()
-	r.cancel()
+	if r := c.run; r != nil {
+		if r.stopping.Load() || r.ending.Load() {
+			return nil, r.done, nil
+		}
+		return r, nil, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runHandle{ctx: ctx, cancel: cancel, after: after,
+		done: make(chan struct{}), ready: make(chan struct{})}
+	c.run = r
+	c.queue.open()
+	c.host.runs.Add(1) // before Close can wait: Close retires the client first
+	go c.runLoop(r)
+	return r, nil, nil
+}
+
+// runHandle is one run of the client's loop, from its start to its end.
+type runHandle struct {
+	ctx    context.Context // ended by Disable, Close or a reload
+	cancel context.CancelFunc
+	after  <-chan struct{} // what the run waits for before it starts
+	// ready is closed once the start's outcome is known: readyErr is nil
+	// when the first connection opened, or why the run ended before.
+	ready    chan struct{}
+	readyErr error
+	done     chan struct{} // closed when the run is over, its last state out
+	stopping atomic.Bool   // Disable was called
+	ending   atomic.Bool   // the run gave up or was stopped, and is ending
 }
 
 // Disable closes the connection gracefully (close frame 1000), fails the
 // queued sends with ErrClientOff and stops the client's goroutines,
 // waiting for them or for ctx.
 func (c *Client) Disable(ctx context.Context) error {
-	c.mu.Lock()
-	r := c.run
-	c.mu.Unlock()
+	r := c.stop()
 	if r == nil {
 		return nil
 	}
-	r.stopping.Store(true)
-	r.cancel()
 	select {
 	case <-r.done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// stop ends the current run, if any, without waiting, and returns it.
+func (c *Client) stop() *runHandle {
+	c.mu.Lock()
+	r := c.run
+	c.mu.Unlock()
+	if r != nil {
+		r.stopping.Store(true)
+		r.cancel()
+	}
+	return r
+}
+
+// retire stops the client for good: the host is closing, or a reload
+// removed it. It returns the run that is ending, if any.
+func (c *Client) retire() *runHandle {
+	c.mu.Lock()
+	c.retired = true
+	c.mu.Unlock()
+	return c.stop()
 }
 
 // setState records a transition and tells the observer and the log.
@@ -400,26 +487,33 @@ func (c *Client) setState(to State, attempt int, err error, delay time.Duration)
 	c.log.Log(context.Background(), level, "client "+to.String(), attrs...)
 }
 
-// runLoop is the client's life: dial, serve, and on a loss wait and dial
-// again, as reconnect_on_failure, retry and backoff say. Its end is the
-// same whichever way it comes: the queue fails what waits, the run is
-// over for Enable, then the state and the waiting Enable say how it ended.
-func (c *Client) runLoop(ctx context.Context, r *runHandle, started chan<- error) {
-	defer close(r.done)
+// runLoop is one run of the client: resolve the values, dial, serve, and
+// on a loss wait and dial again, as reconnect_on_failure, retry and backoff
+// say. It ends by end, whichever way it ends.
+func (c *Client) runLoop(r *runHandle) {
+	defer c.host.runs.Done()
+	ctx := r.ctx
+	off := fmt.Errorf("api[%s]: %w", c.name, ErrClientOff)
+	if r.after != nil {
+		select {
+		case <-r.after:
+		case <-ctx.Done():
+			c.end(r, StateOff, nil, off)
+			return
+		}
+	}
+	c.setState(StateConnecting, 1, nil, 0)
+	if err := c.resolve(ctx); err != nil {
+		if ctx.Err() != nil {
+			c.end(r, StateOff, nil, off)
+			return
+		}
+		c.log.Error("enable failed", "err", err)
+		c.end(r, StateFailed, err, err)
+		return
+	}
 	attempt := 0
-	var lost error
-	first := true
 	for {
-		// attempt counts the tries since the connection was lost (or since
-		// the first try failed); the first try of all is attempt 1 too.
-		state, n, delay := StateConnecting, 1, time.Duration(0)
-		if !first {
-			state, n, delay = StateReconnecting, attempt, c.backoff(attempt)
-		}
-		c.setState(state, n, lost, delay)
-		if delay > 0 && !sleep(ctx, delay) {
-			break
-		}
 		conn, target, err := c.dial(ctx)
 		if ctx.Err() != nil {
 			if conn != nil {
@@ -436,45 +530,63 @@ func (c *Client) runLoop(ctx context.Context, r *runHandle, started chan<- error
 			c.lastURL.Store(&shown)
 			c.queue.setConnected(true)
 			c.setState(StateConnected, 0, nil, 0)
-			if started != nil {
-				started <- nil
-				started = nil
-			}
+			r.started(nil)
 			err = c.serve(ctx, conn)
 			c.queue.setConnected(false)
 			if ctx.Err() != nil {
 				break
 			}
 		}
-		first = false
-		lost = err
 		if !c.ws.ReconnectOnFailure || c.ws.Retry >= 0 && attempt >= c.ws.Retry {
-			c.giveUp(r, err, started)
+			why := ErrRetriesExhausted
+			if !c.ws.ReconnectOnFailure {
+				why = errors.New("reconnect_on_failure is off")
+			}
+			final := fmt.Errorf("api[%s]: %w: %w", c.name, why, err)
+			c.end(r, StateFailed, final, final)
 			return
 		}
+		// attempt counts the tries since the connection was lost (or
+		// since the first try failed).
 		attempt++
+		delay := c.backoff(attempt)
+		c.setState(StateReconnecting, attempt, err, delay)
+		if !sleep(ctx, delay) {
+			break
+		}
 	}
-	off := fmt.Errorf("api[%s]: %w", c.name, ErrClientOff)
-	c.queue.close(off)
-	c.endRun(r)
-	c.setState(StateOff, 0, nil, 0)
-	if started != nil {
-		started <- off
-	}
+	c.end(r, StateOff, nil, off)
 }
 
-// giveUp ends the run loop after the last failed attempt.
-func (c *Client) giveUp(r *runHandle, err error, started chan<- error) {
-	why := ErrRetriesExhausted
-	if !c.ws.ReconnectOnFailure {
-		why = errors.New("reconnect_on_failure is off")
+// end ends a run: the queue fails what waits, the last state goes out,
+// a waiting Enable learns the outcome, and only then is the run over, so
+// that a new run's states come after this one's.
+func (c *Client) end(r *runHandle, final State, err, readyErr error) {
+	r.ending.Store(true)
+	queueErr := err
+	if queueErr == nil {
+		queueErr = readyErr
 	}
-	final := fmt.Errorf("api[%s]: %w: %w", c.name, why, err)
-	c.queue.close(final)
-	c.endRun(r)
-	c.setState(StateFailed, 0, final, 0)
-	if started != nil {
-		started <- final
+	c.queue.close(queueErr)
+	c.setState(final, 0, err, 0)
+	r.started(readyErr)
+	c.mu.Lock()
+	if c.run == r {
+		c.run = nil
+	}
+	c.mu.Unlock()
+	r.cancel()
+	close(r.done)
+}
+
+// started tells a waiting Enable how the start went; only the first call
+// counts.
+func (r *runHandle) started(err error) {
+	select {
+	case <-r.ready:
+	default:
+		r.readyErr = err
+		close(r.ready)
 	}
 }
 
@@ -529,7 +641,9 @@ func (e *DialError) Unwrap() error { return e.Err }
 // connection.
 func (c *Client) dial(ctx context.Context) (*websocket.Conn, *config.Target, error) {
 	info := c.info.Load()
-	target, err := c.plan.Resolve(ctx, info.Values, c.sources(info))
+	setup, hd := c.host.useSetup()
+	target, err := c.plan.Resolve(ctx, info.Values, c.sources(setup, info))
+	hd.release()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -588,8 +702,11 @@ func (c *Client) serve(ctx context.Context, conn *websocket.Conn) error {
 		once    sync.Once
 		connErr error
 	)
+	// abort kills the connection; the writer takes nothing more from the
+	// queue, so what is pushed now waits for the next connection.
 	abort := func(err error) {
 		once.Do(func() { connErr = err })
+		cancel()
 		conn.CloseNow()
 	}
 	var wg sync.WaitGroup
@@ -698,8 +815,13 @@ func (c *Client) readLoop(conn *websocket.Conn) error {
 		c.stats.messagesIn.Add(1)
 		c.stats.bytesIn.Add(int64(len(buf)))
 		m.Data, m.Binary, m.Client = buf, typ == websocket.MessageBinary, c.info.Load()
-		if !c.transform(context.Background(), m, c.transforms.Load().incoming) {
-			continue
+		if len(c.transforms.Load().incoming) > 0 {
+			b, hd := c.useTransforms()
+			ok := c.transform(context.Background(), m, b.incoming)
+			hd.release()
+			if !ok {
+				continue
+			}
 		}
 		c.deliver(m)
 	}

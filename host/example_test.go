@@ -207,3 +207,55 @@ func ExampleClient_Subscribe() {
 	// ended: <nil>
 	// ComfyUI_00001_.png <nil>
 }
+
+// A subscription on the host, made before Start, sees the messages of
+// every client, those of a client that a Reload adds included, from its
+// connection's first message on.
+func ExampleHost_Subscribe() {
+	srv := echoServer()
+	defer srv.Close()
+	ctx := context.Background()
+	config := func(names ...string) string {
+		yaml := "apis:\n"
+		for _, name := range names {
+			yaml += "  - {name: " + name + ", url: " + srv.URL + ", websocket: {}}\n"
+		}
+		return yaml
+	}
+	path, cleanup := writeConfig(config("A"))
+	defer cleanup()
+	first, err := host.LoadConfig(ctx, path, nil, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	h, _ := host.New(first, nil)
+	all := h.Subscribe(host.Filter{})
+	if err := h.Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	os.WriteFile(path, []byte(config("A", "B")), 0o600)
+	second, err := host.LoadConfig(ctx, path, nil, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	h.Reload(ctx, second) // B connects in the background
+	first.Close(ctx)
+	b, _ := h.Client("B")
+	b.Wait(ctx, host.StateConnected)
+
+	for _, name := range []string{"A", "B"} {
+		c, _ := h.Client(name)
+		c.Send(ctx, "hello from "+name, nil)
+		in, _ := all.Next(ctx)
+		fmt.Printf("%s: %s\n", in.API, in.Data)
+	}
+	h.Close(ctx)
+	second.Close(ctx)
+	// Output:
+	// A: echo: hello from A
+	// B: echo: hello from B
+}

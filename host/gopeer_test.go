@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -32,101 +33,174 @@ func TestComfyUIFlowAgainstGoServer(t *testing.T) {
 }
 
 // TestServerRestartsOnTheSamePort: the server crashes (every connection
-// cut, the port closed), comes back, and the client finds it again.
+// cut, the port closed) while several Sends are in flight, stays down for
+// a few attempts, and comes back; the client finds it again, with backoff
+// between its attempts, and every Send is written or says why not.
 func TestServerRestartsOnTheSamePort(t *testing.T) {
 	srv := wstest.New(t, nil)
-	_, c, log, err := startObserved(t, comfyConfig(srv.HTTPURL(), srv.URL(),
-		"      retry: -1\n      backoff: {initial: 20ms, max: 100ms}\n"))
+	_, c, log, err := startObserved(t, comfyConfig(srv.HTTPURL(), srv.URL(), fmt.Sprintf(
+		"      retry: -1\n      backoff: {initial: %s, max: %s}\n", faultInitial, faultMax)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	id := c.ClientID()
+	srv.WaitConnected(t, id, 5*time.Second)
+	before := len(log.all())
+
+	const senders = 4
+	var sent []<-chan []error
+	for g := range senders {
+		sent = append(sent, sendThrough(c, g, 20))
+	}
+	time.Sleep(20 * time.Millisecond)
 	srv.Stop()
-	waitFor(t, "a failed attempt while the server is down", func() bool {
-		for _, ch := range log.all() {
-			if ch.To == StateReconnecting && ch.Attempt >= 2 {
+	waitFor(t, "three failed attempts while the server is down", func() bool {
+		for _, ch := range log.all()[before:] {
+			if ch.To == StateReconnecting && ch.Attempt >= 4 {
 				return true
 			}
 		}
 		return false
 	})
-	// A send made while the server is down waits in the queue and is
-	// written after the reconnect.
-	sent := make(chan error, 1)
-	go func() { sent <- c.Send(context.Background(), `{"type":"queued"}`, nil) }()
-	time.Sleep(20 * time.Millisecond)
-	if c.Stats().QueueLength != 1 {
-		t.Errorf("queue length %d while down", c.Stats().QueueLength)
-	}
+	// Each sender's send waits in the queue meanwhile.
+	waitFor(t, "the senders to queue", func() bool { return c.Stats().QueueLength == senders })
 	srv.Restart()
-	if err := <-sent; err != nil {
-		t.Fatalf("the queued send: %v", err)
+	waitFor(t, "the reconnect", func() bool {
+		all := log.all()
+		return all[len(all)-1].To == StateConnected
+	})
+	var results [][]error
+	for _, ch := range sent {
+		results = append(results, <-ch)
 	}
-	got := srv.WaitReceived(t, c.ClientID(), 1, 5*time.Second)
-	if string(got[len(got)-1]) != `{"type":"queued"}` {
-		t.Errorf("server got %q", got)
+	flush(t, c)
+
+	// The attempts while down fail before any handshake: their waits are
+	// measured between the client's own state changes; the last one's,
+	// up to the handshake that the server saw.
+	changes := log.all()[before:]
+	var states []string
+	for _, ch := range changes {
+		states = append(states, ch.To.String())
+	}
+	n := len(changes) - 1
+	if n < 4 || strings.Join(states, " ") != strings.Repeat("reconnecting ", n)+"connected" {
+		t.Fatalf("states %q", strings.Join(states, " "))
+	}
+	checkBackoff(t, changes, faultInitial, faultMax)
+	hs := srv.Handshakes()
+	last := hs[len(hs)-1]
+	if len(hs) != 2 || last.ClientID != id || last.Status != 101 {
+		t.Errorf("handshakes %+v: want the first and the reconnect", hs)
+	}
+	for i, ch := range changes[:n] {
+		next := last.At
+		if i+1 < n {
+			next = changes[i+1].At
+		}
+		gap := next.Sub(ch.At)
+		upper := ceilingOf(ch.Attempt, faultInitial, faultMax) + faultSlack
+		if gap < ch.Delay || gap > upper {
+			t.Errorf("attempt %d came %s after the one before; its backoff was %s, the bound %s",
+				ch.Attempt, gap, ch.Delay, upper)
+		}
+	}
+	var seen []string
+	for _, m := range srv.Received(id) {
+		seen = append(seen, string(m))
+	}
+	for g, r := range results {
+		checkSends(t, r, numbers(seen, g), 2)
 	}
 	if c.State() != StateConnected {
 		t.Errorf("state %v", c.State())
 	}
 }
 
+// TestFaultsAgainstGoServer injects each fault with the server on
+// coder/websocket while messages flow, and checks the recovery as
+// TestFaultsAgainstPython does.
 func TestFaultsAgainstGoServer(t *testing.T) {
+	once := func(reason string) recovery {
+		return recovery{states: "reconnecting connected", retries: 1,
+			errHas: regexp.MustCompile(reason)}
+	}
 	tests := []struct {
-		name   string
-		extra  string
-		fault  func(srv *wstest.Server, id string)
-		errHas string
+		name  string
+		extra string
+		fault func(srv *wstest.Server, id string)
+		want  recovery
+		deaf  bool // the peer stops reading: what was written after is lost
 	}{
-		{"drop", "", func(s *wstest.Server, id string) { s.Drop(id) }, "EOF"},
-		{"reset", "", func(s *wstest.Server, id string) { s.Reset(id) }, "reset by peer"},
-		{"close 1011", "", func(s *wstest.Server, id string) { s.CloseClient(id, websocket.StatusInternalError, "x") },
-			"status = StatusInternalError"},
-		{"no pong", "      ping_interval: 50ms\n      pong_timeout: 100ms\n",
-			func(s *wstest.Server, id string) { s.Mute(id) }, "no pong within 100ms"},
-		{"invalid UTF-8", "", func(s *wstest.Server, id string) { s.SendInvalidUTF8(id) }, "not valid UTF-8"},
-		{"oversize", "      max_message_size: 2KiB\n", func(s *wstest.Server, id string) { s.SendOversize(id, 10000) },
-			"read limited at 2049 bytes"},
-		{"refused after a drop", "", func(s *wstest.Server, id string) {
+		{name: "drop", fault: func(s *wstest.Server, id string) { s.Drop(id) },
+			want: once(`EOF|reset by peer|broken pipe`)},
+		{name: "reset", fault: func(s *wstest.Server, id string) { s.Reset(id) },
+			want: once(`reset by peer|broken pipe`)},
+		{name: "close 1011",
+			fault: func(s *wstest.Server, id string) {
+				s.CloseClient(id, websocket.StatusInternalError, "x")
+			},
+			want: once(`status = StatusInternalError`)},
+		{name: "no pong", extra: "      ping_interval: 50ms\n      pong_timeout: 100ms\n",
+			fault: func(s *wstest.Server, id string) { s.Mute(id) },
+			want: recovery{states: "reconnecting connected", retries: 1,
+				errHas: regexp.MustCompile(`no pong within 100ms`), detect: 150 * time.Millisecond},
+			deaf: true},
+		{name: "invalid UTF-8", fault: func(s *wstest.Server, id string) { s.SendInvalidUTF8(id) },
+			want: once(`not valid UTF-8: closed with 1007`)},
+		{name: "oversize", extra: "      max_message_size: 2KiB\n",
+			fault: func(s *wstest.Server, id string) { s.SendOversize(id, 10000) },
+			want:  once(`read limited at 2049 bytes`)},
+		{name: "refused with 401 after a drop", fault: func(s *wstest.Server, id string) {
 			s.RefuseNext(401, 1)
 			s.Drop(id)
-		}, "HTTP 401"},
+		}, want: recovery{states: "reconnecting reconnecting connected", retries: 2,
+			errHas: regexp.MustCompile(`handshake refused with HTTP 401`)}},
+		{name: "refused with 503 after a drop", fault: func(s *wstest.Server, id string) {
+			s.RefuseNext(503, 2)
+			s.Drop(id)
+		}, want: recovery{states: "reconnecting reconnecting reconnecting connected", retries: 3,
+			errHas: regexp.MustCompile(`handshake refused with HTTP 503`)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := wstest.New(t, nil)
-			_, c, log, err := startObserved(t, comfyConfig(srv.HTTPURL(), srv.URL(), tt.extra+"      retry: 3\n"))
+			yaml := comfyConfig(srv.HTTPURL(), srv.URL(), tt.extra+faultKeys)
+			_, c, log, err := startObserved(t, yaml)
 			if err != nil {
 				t.Fatal(err)
 			}
+			id := c.ClientID()
 			// The server may register the connection a moment after the
 			// client sees it open.
-			srv.WaitConnected(t, c.ClientID(), 5*time.Second)
-			before := len(log.all())
-			tt.fault(srv, c.ClientID())
-			deadline := time.Now().Add(10 * time.Second)
-			for {
+			srv.WaitConnected(t, id, 5*time.Second)
+			before, shakes := len(log.all()), len(srv.Handshakes())
+
+			sent := sendThrough(c, 0, 20)
+			time.Sleep(20 * time.Millisecond)
+			fault := time.Now()
+			tt.fault(srv, id)
+			waitFor(t, "the reconnect", func() bool {
 				all := log.all()
-				if len(all) > before+1 && all[len(all)-1].To == StateConnected {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("no reconnect: states %s, now %v, %d handshakes, %d connections",
-						log.states(), c.State(), len(srv.Handshakes()), srv.Connections(c.ClientID()))
-				}
-				time.Sleep(5 * time.Millisecond)
+				return len(all) > before+1 && all[len(all)-1].To == StateConnected
+			})
+			results := <-sent
+			flush(t, c)
+
+			var times []time.Time
+			for _, hs := range srv.Handshakes()[shakes:] {
+				times = append(times, hs.At)
 			}
-			var reasons []string
-			for _, ch := range log.all()[before:] {
-				if ch.Err != nil {
-					reasons = append(reasons, ch.Err.Error())
-				}
+			checkRecovery(t, log.all()[before:], fault, times, tt.want)
+			var seen []string
+			for _, m := range srv.Received(id) {
+				seen = append(seen, string(m))
 			}
-			if !strings.Contains(strings.Join(reasons, "\n"), tt.errHas) {
-				t.Errorf("reasons %q do not say %q", reasons, tt.errHas)
+			lost := 2
+			if tt.deaf {
+				lost = len(results)
 			}
-			if err := c.Send(context.Background(), `{"type":"after"}`, nil); err != nil {
-				t.Errorf("send after the reconnect: %v", err)
-			}
+			checkSends(t, results, numbers(seen, 0), lost)
 		})
 	}
 }

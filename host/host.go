@@ -45,6 +45,15 @@ type Host struct {
 	byName  map[string]*Client
 	http    *http.Client
 
+	// subs are the host's own subscriptions, which see every client's
+	// messages, those of clients a reload adds included.
+	subs subscriptions
+	// runs counts the run loops of every client, those a reload removed
+	// included, so that Close waits for the last of them.
+	runs sync.WaitGroup
+	// reloading serializes reloads.
+	reloading sync.Mutex
+
 	mu     sync.Mutex
 	closed bool
 }
@@ -66,7 +75,7 @@ func New(s *Setup, opts *Options) (*Host, error) {
 		h.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	for i := range s.File.APIs {
-		c, err := newClient(h, &s.File.APIs[i], s.Registry)
+		c, err := newClient(h, &s.File.APIs[i], s)
 		if err != nil {
 			return nil, err
 		}
@@ -119,39 +128,73 @@ func enableAll(ctx context.Context, clients []*Client) error {
 }
 
 // Close disables every client (a close frame 1000 on each connection;
-// queued sends fail with ErrClientOff) and waits for every goroutine the
-// Host started, or for ctx.
+// queued sends fail with ErrClientOff), ends every subscription, and waits
+// for every goroutine the Host started, or for ctx. A client cannot be
+// enabled again after Close.
 func (h *Host) Close(ctx context.Context) error {
 	h.mu.Lock()
 	h.closed = true
 	clients := h.clients
 	h.mu.Unlock()
-	err := disableAll(ctx, clients)
+
+	var err error
+	for _, c := range clients {
+		c.retire()
+	}
+	for _, c := range clients {
+		if err = waitRun(ctx, c); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		// Clients a reload removed may still be saying goodbye.
+		done := make(chan struct{})
+		go func() {
+			h.runs.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	for _, c := range clients {
+		c.closeSubscriptions()
+	}
+	h.subs.closeAll()
 	h.http.CloseIdleConnections()
 	return err
 }
 
-// disableAll disables the clients and ends their subscriptions,
-// concurrently.
-func disableAll(ctx context.Context, clients []*Client) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(clients))
-	for i, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = c.Disable(ctx)
-			c.closeSubscriptions()
-		}()
+// waitRun waits for the end of c's run, if it has one.
+func waitRun(ctx context.Context, c *Client) error {
+	c.mu.Lock()
+	r := c.run
+	c.mu.Unlock()
+	if r == nil {
+		return nil
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
-func (h *Host) isClosed() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.closed
+// useSetup returns the setup the host runs, held for one operation;
+// release it after. See Setup.Close.
+func (h *Host) useSetup() (*Setup, held) {
+	for {
+		s := h.setup.Load()
+		if hd, ok := s.hold(); ok {
+			return s, hd
+		}
+		if h.setup.Load() == s {
+			return s, held{} // closed under the host: its plugins say so
+		}
+	}
 }
 
 // State is where a client is in its life.

@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 )
@@ -10,31 +9,40 @@ import (
 // Reload moves the host to a new setup (a config file loaded again, with its
 // plugins). An API whose settings are the same keeps its client and its
 // connection, and its messages go through the new setup's transforms from
-// the next one on: a plugin that changed is swapped under it, and calls
-// already in the old plugin finish there. An API that changed, appeared or
-// went away has its old client disabled and a new one started.
+// the next one on: a plugin that changed is swapped under it. An API that
+// changed, appeared or went away has its old client stopped (a close frame
+// 1000) and a new one started.
 //
-// If the new setup cannot serve the clients it would keep (a transform no
-// longer provided), Reload returns an error and changes nothing. The caller
-// closes the old setup afterwards; its plugins close once their calls end.
+// Reload is all or nothing, and it does not wait for connections: it checks
+// that the new setup can serve every client first (a transform no longer
+// provided, say), and if not returns an error and changes nothing. Then it
+// swaps, and cannot fail after that: the new clients connect in the
+// background, as after Start, and their states show how that goes
+// (Options.OnStateChange, Client.State); a new client of a changed API
+// dials once its old one has closed. ctx only lets a caller give up before
+// the swap.
+//
+// The caller closes the old setup afterwards (Setup.Close): it waits for
+// the calls already in, or waiting for, its plugins, which finish there.
 func (h *Host) Reload(ctx context.Context, s *Setup) error {
+	h.reloading.Lock()
+	defer h.reloading.Unlock()
 	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return ErrClientOff
-	}
-	old := h.byName
+	closed, old := h.closed, h.byName
 	h.mu.Unlock()
+	if closed {
+		return fmt.Errorf("reload: %w", ErrClientOff)
+	}
 
 	type kept struct {
 		c *Client
 		b *boundTransforms
 	}
 	var (
-		keep        []kept
-		start, stop []*Client
-		clients     []*Client
-		byName      = map[string]*Client{}
+		keep    []kept
+		start   []*Client
+		clients []*Client
+		byName  = map[string]*Client{}
 	)
 	for i := range s.File.APIs {
 		a := &s.File.APIs[i]
@@ -42,7 +50,7 @@ func (h *Host) Reload(ctx context.Context, s *Setup) error {
 			var b *boundTransforms
 			if c.ws != nil {
 				var err error
-				if b, err = c.lookupTransforms(s.Registry); err != nil {
+				if b, err = c.lookupTransforms(s); err != nil {
 					return fmt.Errorf("reload: %w", err)
 				}
 			}
@@ -51,7 +59,7 @@ func (h *Host) Reload(ctx context.Context, s *Setup) error {
 			byName[a.Name] = c
 			continue
 		}
-		c, err := newClient(h, a, s.Registry)
+		c, err := newClient(h, a, s)
 		if err != nil {
 			return fmt.Errorf("reload: %w", err)
 		}
@@ -59,26 +67,46 @@ func (h *Host) Reload(ctx context.Context, s *Setup) error {
 		clients = append(clients, c)
 		byName[a.Name] = c
 	}
-	for name, c := range old {
-		if byName[name] != c {
-			stop = append(stop, c)
-		}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("reload: %w", err)
 	}
 
+	// The swap. A client that goes is retired with the host's lock held,
+	// so that a Close that comes now finds every client either in the new
+	// list or retired.
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return fmt.Errorf("reload: %w", ErrClientOff)
+	}
 	h.setup.Store(s)
 	for _, k := range keep {
 		if k.b != nil {
 			k.c.transforms.Store(k.b)
 		}
 	}
-	h.mu.Lock()
 	h.clients, h.byName = clients, byName
+	ending := map[string]<-chan struct{}{}
+	stopped := 0
+	for name, c := range old {
+		if byName[name] == c {
+			continue
+		}
+		stopped++
+		if r := c.retire(); r != nil {
+			ending[name] = r.done
+		}
+		c.closeSubscriptions()
+	}
 	h.mu.Unlock()
-	h.logger.Info("config reloaded", "kept", len(keep), "started", len(start), "stopped", len(stop))
 
-	errs := []error{disableAll(ctx, stop)}
-	errs = append(errs, enableAll(ctx, start))
-	return errors.Join(errs...)
+	for _, c := range start {
+		if c.api.Enabled && c.ws != nil {
+			c.begin(ending[c.name]) // fails only if Close came first
+		}
+	}
+	h.logger.Info("config reloaded", "kept", len(keep), "started", len(start), "stopped", stopped)
+	return nil
 }
 
 // Stats are the host's counters, as plain data for whatever exports them:

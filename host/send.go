@@ -3,9 +3,11 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
+	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/coder/websocket"
 
@@ -60,7 +62,9 @@ func (c *Client) render(ctx context.Context, msg any, vars Vars) ([]byte, error)
 		return nil, fmt.Errorf("api[%s]: %w", c.name, ErrNoWebsocket)
 	}
 	info := c.info.Load()
-	lk := config.Chain(vars, info.Values, c.sources(info))
+	setup, hd := c.host.useSetup()
+	defer hd.release()
+	lk := config.Chain(vars, info.Values, c.sources(setup, info))
 	var text string
 	switch m := msg.(type) {
 	case string:
@@ -119,15 +123,17 @@ func (c *Client) sendRaw(ctx context.Context, data []byte, binary bool) error {
 	if c.ws == nil {
 		return fmt.Errorf("api[%s]: %w", c.name, ErrNoWebsocket)
 	}
-	if out := c.transforms.Load().outgoing; len(out) > 0 {
+	if len(c.transforms.Load().outgoing) > 0 {
+		b, hd := c.useTransforms()
 		m := &Message{Data: data, Binary: binary, Client: c.info.Load()}
-		ok, err := c.runTransforms(ctx, m, out)
+		ok, err := c.runTransforms(ctx, m, b.outgoing)
+		hd.release()
 		if !ok {
 			return err
 		}
 		data = m.Data // the Message is this Send's own: its buffers are ours to keep
 	}
-	req := &sendReq{data: data, binary: binary, done: make(chan error, 1)}
+	req := &sendReq{ctx: ctx, data: data, binary: binary, done: make(chan error, 1)}
 	if err := c.queue.push(req); err != nil {
 		return fmt.Errorf("api[%s]: %w", c.name, err)
 	}
@@ -135,36 +141,31 @@ func (c *Client) sendRaw(ctx context.Context, data []byte, binary bool) error {
 	case err := <-req.done:
 		return err
 	case <-ctx.Done():
-		if req.cancel() {
+		if c.queue.withdraw(req) {
 			return ctx.Err()
 		}
-		return <-req.done // being written: its outcome is the answer
+		// The writer has it. A write whose context ends closes the
+		// connection (a partial frame cannot be taken back), so the
+		// outcome comes at once.
+		return <-req.done
 	}
 }
 
 // sendReq is one message waiting to be written.
 type sendReq struct {
+	// ctx is the sender's: its end withdraws the message, or cuts its
+	// write short.
+	ctx    context.Context
 	data   []byte
 	binary bool
-	state  atomic.Int32 // reqWaiting, reqTaken or reqCanceled
-	done   chan error   // gets the outcome, once
+	taken  bool       // the writer or close has it; under the queue's mu
+	done   chan error // gets the outcome, once
 }
-
-const (
-	reqWaiting int32 = iota
-	reqTaken
-	reqCanceled
-)
-
-// take claims the request for writing; false if its sender gave up.
-func (r *sendReq) take() bool { return r.state.CompareAndSwap(reqWaiting, reqTaken) }
-
-// cancel withdraws the request; false if the writer has it already.
-func (r *sendReq) cancel() bool { return r.state.CompareAndSwap(reqWaiting, reqCanceled) }
 
 // sendQueue is the ordered queue of a client's outgoing messages. It holds
 // at most send_queue messages (at least one while connected, so that a
-// queue of 0 still lets a connected client write).
+// queue of 0 still lets a connected client write); a message withdrawn by
+// its sender leaves at once and frees its place.
 type sendQueue struct {
 	mu        sync.Mutex
 	items     []*sendReq
@@ -214,12 +215,33 @@ func (q *sendQueue) push(r *sendReq) error {
 	return nil
 }
 
-// next waits for the first message, or ctx's end.
+// withdraw takes a message out of the queue; false if the writer (or
+// close) has it already, and will answer it.
+func (q *sendQueue) withdraw(r *sendReq) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if r.taken {
+		return false
+	}
+	if i := slices.Index(q.items[q.head:], r); i >= 0 {
+		q.items = slices.Delete(q.items, q.head+i, q.head+i+1)
+	}
+	return true
+}
+
+// next waits for the first message and takes it, while ctx (the
+// connection's) lasts: a message pushed as the connection dies waits for
+// the next one.
 func (q *sendQueue) next(ctx context.Context) (*sendReq, bool) {
 	for {
 		q.mu.Lock()
+		if ctx.Err() != nil {
+			q.mu.Unlock()
+			return nil, false
+		}
 		if q.head < len(q.items) {
 			r := q.items[q.head]
+			r.taken = true
 			q.items[q.head] = nil
 			q.head++
 			if q.head == len(q.items) {
@@ -255,33 +277,48 @@ func (q *sendQueue) close(err error) {
 	q.mu.Lock()
 	q.closedErr = err
 	items := q.items[q.head:]
+	for _, r := range items {
+		r.taken = true
+	}
 	q.items, q.head = nil, 0
 	q.mu.Unlock()
 	for _, r := range items {
-		if r.take() {
-			r.done <- err
-		}
+		r.done <- err
 	}
 }
 
 // writeLoop writes the queue's messages in order while the connection
-// lives. A failed write ends the connection.
+// lives. Each write has its sender's context: when that ends mid-frame the
+// connection is closed, since a partial frame cannot be taken back. A
+// failed write ends the connection.
 func (c *Client) writeLoop(ctx context.Context, conn *websocket.Conn, abort func(error)) {
 	for {
 		r, ok := c.queue.next(ctx)
 		if !ok {
 			return
 		}
-		if !r.take() {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err // its sender gave up as it was taken: not written
 			continue
 		}
 		typ := websocket.MessageText
 		if r.binary {
 			typ = websocket.MessageBinary
 		}
-		if err := conn.Write(context.Background(), typ, r.data); err != nil {
+		if err := conn.Write(r.ctx, typ, r.data); err != nil {
+			if cerr := r.ctx.Err(); cerr != nil {
+				err = fmt.Errorf("api[%s]: %w: the send's context ended during the write, "+
+					"so the connection was closed: %w", c.name, ErrConnectionLost, cerr)
+				r.done <- err
+				abort(err)
+				return
+			}
 			r.done <- fmt.Errorf("api[%s]: %w: %w", c.name, ErrConnectionLost, err)
-			abort(fmt.Errorf("write: %w", err))
+			if !errors.Is(err, net.ErrClosed) {
+				abort(fmt.Errorf("write: %w", err))
+			}
+			// else whoever closed the connection (the reader refusing a
+			// frame, the heartbeat) says why it ended.
 			return
 		}
 		c.stats.messagesOut.Add(1)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wsplug/wsplug/config"
 )
@@ -21,6 +22,10 @@ type Setup struct {
 	// Plugins are the loaded plugins in file order; Close closes them.
 	Plugins []*Plugin
 	loader  *Loader
+	// use counts the calls that hold the setup's providers, so that Close
+	// lets them finish instead of failing them.
+	use    useGate
+	closed atomic.Bool
 }
 
 // LoadConfig reads the config file at path, loads the plugins it lists
@@ -107,16 +112,104 @@ func (s *Setup) Plugin(name string) (*Plugin, bool) {
 	return nil, false
 }
 
-// Close closes the plugins and the loader.
+// Close closes the plugins and the loader. A host moved to another setup
+// by Reload no longer starts calls here, but some may still run or wait for
+// an instance (a message in a transform, a placeholder being resolved):
+// Close waits for the last of them, or for ctx, so that a reload loses no
+// message. Close the setup a host runs only after the host.
 func (s *Setup) Close(ctx context.Context) error {
+	select {
+	case <-s.use.retire():
+	case <-ctx.Done():
+	}
+	if s.closed.Swap(true) {
+		return nil
+	}
+	// Plugins stays as it is: Stats and the like may still read it from
+	// another goroutine, and a closed plugin answers them.
 	var errs []error
 	for _, p := range s.Plugins {
 		s.Registry.RemovePlugin(p.name)
 		errs = append(errs, p.Close(ctx))
 	}
-	s.Plugins = nil
 	if s.loader != nil {
 		errs = append(errs, s.loader.Close(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// useGate counts the users of a setup. Once retired it lets no one new
+// in, and says when the last user has left.
+type useGate struct {
+	state atomic.Int64 // the count of users, with gateRetired and gateIdle
+	mu    sync.Mutex
+	idle  chan struct{} // closed when retired and unused
+}
+
+const (
+	gateRetired = 1 << 62
+	gateIdle    = 1 << 61
+)
+
+// enter counts one user more; false once the gate is retired.
+func (g *useGate) enter() bool {
+	for {
+		v := g.state.Load()
+		if v&gateRetired != 0 {
+			return false
+		}
+		if g.state.CompareAndSwap(v, v+1) {
+			return true
+		}
+	}
+}
+
+// leave counts one user less.
+func (g *useGate) leave() {
+	if g.state.Add(-1) == gateRetired {
+		g.markIdle()
+	}
+}
+
+// retire lets no one new in; the channel is closed when the last user has
+// left.
+func (g *useGate) retire() <-chan struct{} {
+	ch := g.idleChan()
+	g.state.Or(gateRetired)
+	g.markIdle()
+	return ch
+}
+
+// markIdle closes the idle channel, once, if the gate is retired and
+// unused.
+func (g *useGate) markIdle() {
+	if g.state.CompareAndSwap(gateRetired, gateRetired|gateIdle) {
+		close(g.idleChan())
+	}
+}
+
+func (g *useGate) idleChan() chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.idle == nil {
+		g.idle = make(chan struct{})
+	}
+	return g.idle
+}
+
+// held is a setup held by one operation; release lets it go.
+type held struct{ g *useGate }
+
+func (h held) release() {
+	if h.g != nil {
+		h.g.leave()
+	}
+}
+
+// hold holds s for one operation; false if s is retired.
+func (s *Setup) hold() (held, bool) {
+	if s.use.enter() {
+		return held{&s.use}, true
+	}
+	return held{}, false
 }

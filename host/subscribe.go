@@ -108,10 +108,11 @@ const (
 	AllFrames
 )
 
-// Subscription receives the messages of a client that its Filter keeps,
-// through reconnects, until Until matches, Idle passes, or Close.
+// Subscription receives the messages of a client (or of every client of a
+// host) that its Filter keeps, through reconnects, until Until matches, Idle
+// passes, or Close.
 type Subscription struct {
-	c       *Client
+	list    *subscriptions // the client's or the host's
 	f       Filter
 	ch      chan *Inbound
 	dropped atomic.Int64
@@ -123,18 +124,28 @@ type Subscription struct {
 	idle   *time.Timer
 }
 
-// Subscribe starts a subscription.
-func (c *Client) Subscribe(f Filter) *Subscription {
+// Subscribe starts a subscription to the client's messages.
+func (c *Client) Subscribe(f Filter) *Subscription { return c.subs.subscribe(f) }
+
+// Subscribe starts a subscription to the messages of every client of the
+// host, in the order each client receives them, those of clients that a
+// Reload adds included; Inbound.API says whose each is. Made before Start
+// or Reload, it misses none of a new connection's first messages (such as
+// ComfyUI's status greeting), which a subscription made on the new client
+// after Reload could. The host's Close ends it.
+func (h *Host) Subscribe(f Filter) *Subscription { return h.subs.subscribe(f) }
+
+func (l *subscriptions) subscribe(f Filter) *Subscription {
 	if f.Buffer <= 0 {
 		f.Buffer = 256
 	}
-	s := &Subscription{c: c, f: f, ch: make(chan *Inbound, f.Buffer), result: map[string]any{}}
+	s := &Subscription{list: l, f: f, ch: make(chan *Inbound, f.Buffer), result: map[string]any{}}
 	if f.Idle > 0 {
 		s.mu.Lock() // the timer may fire before it is stored
 		s.idle = time.AfterFunc(f.Idle, func() { s.end(ErrIdle) })
 		s.mu.Unlock()
 	}
-	c.subs.add(s)
+	l.add(s)
 	return s
 }
 
@@ -201,11 +212,11 @@ func (s *Subscription) endLocked(err error) {
 		s.idle.Stop()
 	}
 	close(s.ch)
-	s.c.subs.remove(s)
+	s.list.remove(s)
 }
 
-// offer gives the subscription a message it matches.
-func (s *Subscription) offer(in *Inbound) {
+// offer gives the subscription a message of c that it matches.
+func (s *Subscription) offer(c *Client, in *Inbound) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
@@ -220,7 +231,7 @@ func (s *Subscription) offer(in *Inbound) {
 	case s.ch <- in:
 	default:
 		s.dropped.Add(1)
-		s.c.stats.subDrops.Add(1)
+		c.stats.subDrops.Add(1)
 		if s.f.Overflow == DropOldest {
 			select {
 			case <-s.ch:
@@ -353,24 +364,30 @@ func (l *subscriptions) remove(s *Subscription) {
 	l.list.Store(&next)
 }
 
-// closeSubscriptions ends every subscription, when the host closes.
-func (c *Client) closeSubscriptions() {
-	for _, s := range c.subs.load() {
+// closeAll ends every subscription of the list.
+func (l *subscriptions) closeAll() {
+	for _, s := range l.load() {
 		s.Close()
 	}
 }
 
+// closeSubscriptions ends every subscription, when the host closes.
+func (c *Client) closeSubscriptions() { c.subs.closeAll() }
+
 // deliver hands a message that passed the transforms to the subscribers,
-// and captures the session id when session_id_from asks for it.
+// the client's and the host's, and captures the session id when
+// session_id_from asks for it.
 func (c *Client) deliver(m *Message) {
-	subs := c.subs.load()
+	subs, all := c.subs.load(), c.host.subs.load()
 	capture := c.wantsSession()
-	if len(subs) == 0 && !capture {
+	if len(subs) == 0 && len(all) == 0 && !capture {
 		return
 	}
 	needJSON := capture
-	for _, s := range subs {
-		needJSON = needJSON || s.f.needsJSON()
+	for _, list := range [2][]*Subscription{subs, all} {
+		for _, s := range list {
+			needJSON = needJSON || s.f.needsJSON()
+		}
 	}
 	in := &Inbound{API: c.name, Binary: m.Binary, At: time.Now()}
 	if needJSON && !m.Binary {
@@ -384,15 +401,17 @@ func (c *Client) deliver(m *Message) {
 		c.captureSession(in)
 	}
 	copied := false
-	for _, s := range subs {
-		if !s.f.matches(in) {
-			continue
+	for _, list := range [2][]*Subscription{subs, all} {
+		for _, s := range list {
+			if !s.f.matches(in) {
+				continue
+			}
+			if !copied {
+				in.Data = append([]byte(nil), m.Data...)
+				copied = true
+			}
+			s.offer(c, in)
 		}
-		if !copied {
-			in.Data = append([]byte(nil), m.Data...)
-			copied = true
-		}
-		s.offer(in)
 	}
 }
 

@@ -26,6 +26,10 @@ const configEnv = "WSPLUG_CONFIG"
 // closeTimeout bounds the graceful close on SIGINT and SIGTERM.
 const closeTimeout = 10 * time.Second
 
+// reloadGrace is how long a SIGINT or SIGTERM waits for a reload under way
+// to stop.
+const reloadGrace = time.Second
+
 // runOptions are the flags of wsplug run.
 type runOptions struct {
 	config      string
@@ -38,6 +42,10 @@ type runOptions struct {
 }
 
 func runRun(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
+	// Signals first: a SIGHUP's default is to kill the process, and one
+	// that comes while the config loads must wait for its turn instead.
+	sigs := watchSignals()
+	defer sigs.stop()
 	var o runOptions
 	fs.StringVar(&o.config, "c", "", "config file, instead of FILE (default $"+configEnv+")")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
@@ -68,7 +76,7 @@ func runRun(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	r := &runner{opts: o, logger: logger, stdin: os.Stdin, stdout: stdout, stderr: stderr}
-	return r.run()
+	return r.run(sigs)
 }
 
 // configPath chooses the config file: FILE or -c FILE, which are one too
@@ -118,8 +126,13 @@ type runner struct {
 	host  *host.Host
 	setup *host.Setup
 	out   *lineWriter
-	subs  map[*host.Client]bool // clients whose messages go to stdout
 	wg    sync.WaitGroup
+	// retired ends when the host has closed: setups a reload replaced
+	// close by then, even if a call never returns.
+	retired context.Context
+	// closing: the host is closing, and a reload that ends now must not
+	// swap; under mu.
+	closing bool
 }
 
 func (r *runner) loaderOptions() *host.LoaderOptions {
@@ -128,10 +141,23 @@ func (r *runner) loaderOptions() *host.LoaderOptions {
 	return o
 }
 
-func (r *runner) run() int {
-	ctx := context.Background()
+func (r *runner) run(sigs *signals) int {
+	// ctx ends with the first SIGINT or SIGTERM: loading, starting and
+	// reloading stop there.
+	ctx, quit := context.WithCancel(context.Background())
+	defer quit()
+	go func() {
+		select {
+		case <-sigs.quit:
+			quit()
+		case <-ctx.Done():
+		}
+	}()
 	s, code := loadWith(ctx, r.opts.config, r.loaderOptions(), r.stderr)
 	if s == nil {
+		if sigs.quitting() {
+			return exitOK
+		}
 		return code
 	}
 	h, err := host.New(s, &host.Options{Logger: r.logger})
@@ -142,7 +168,9 @@ func (r *runner) run() int {
 	}
 	r.host, r.setup = h, s
 	r.out = &lineWriter{w: r.stdout}
-	r.subs = map[*host.Client]bool{}
+	retired, endRetired := context.WithCancel(context.Background())
+	defer endRetired()
+	r.retired = retired
 
 	var admin *adminServer
 	if r.opts.admin != "" {
@@ -154,36 +182,27 @@ func (r *runner) run() int {
 		r.logger.Info("admin API listening", "addr", admin.addr())
 	}
 
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(signals)
-
 	r.forward()
 	sctx, cancel := context.WithTimeout(ctx, r.opts.startupWait)
-	if err := h.Start(sctx); err != nil {
+	if err := h.Start(sctx); err != nil && ctx.Err() == nil {
 		r.logger.Error("some clients did not start", "err", err)
 	}
 	cancel()
 	go r.readInput(ctx)
+	r.serveSignals(ctx, sigs)
 
-	for sig := range signals {
-		if sig == syscall.SIGHUP {
-			r.reload(ctx)
-			continue
-		}
-		r.logger.Info("closing", "signal", sig.String())
-		break
-	}
-	cctx, cancel := context.WithTimeout(ctx, closeTimeout)
+	cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
+	r.mu.Lock()
+	r.closing = true
+	setup := r.setup
+	r.mu.Unlock()
 	if admin != nil {
 		admin.close(cctx)
 	}
 	err = h.Close(cctx)
+	endRetired()
 	r.wg.Wait()
-	r.mu.Lock()
-	setup := r.setup
-	r.mu.Unlock()
 	if err2 := setup.Close(cctx); err == nil {
 		err = err2
 	}
@@ -194,8 +213,53 @@ func (r *runner) run() int {
 	return exitOK
 }
 
+// serveSignals reloads on SIGHUP until SIGINT or SIGTERM. A reload runs
+// beside the loop, so that a SIGTERM during one is answered at once (it
+// cancels the reload); a SIGHUP during a reload makes one more after it,
+// however many come.
+func (r *runner) serveSignals(ctx context.Context, sigs *signals) {
+	done := make(chan struct{}, 1) // a reload left behind can still end
+	reloading, again := false, false
+	reload := func() {
+		reloading = true
+		go func() {
+			r.reload(ctx)
+			done <- struct{}{}
+		}()
+	}
+	for {
+		select {
+		case <-sigs.quit:
+			r.logger.Info("closing", "signal", sigs.signal().String())
+			if reloading {
+				// ctx has ended, so the reload stops short, unless it is
+				// stuck in a read; then it finds the host closing, later.
+				select {
+				case <-done:
+				case <-time.After(reloadGrace):
+					r.logger.Warn("closing without waiting for the reload")
+				}
+			}
+			return
+		case <-sigs.hup:
+			if reloading {
+				again = true
+				r.logger.Info("SIGHUP during a reload: another follows it")
+				continue
+			}
+			reload()
+		case <-done:
+			reloading = false
+			if again {
+				again = false
+				reload()
+			}
+		}
+	}
+}
+
 // reload loads the config again and moves the host to it; on any problem
-// the host goes on as it was.
+// the host goes on as it was. The new clients connect in the background.
 func (r *runner) reload(ctx context.Context) {
 	r.logger.Info("reloading", "config", r.opts.config)
 	s, err := host.LoadConfig(ctx, r.opts.config, nil, r.loaderOptions())
@@ -203,42 +267,104 @@ func (r *runner) reload(ctx context.Context) {
 		r.logger.Error("reload failed; keeping the running config", "err", err)
 		return
 	}
-	if err := r.host.Reload(ctx, s); err != nil {
-		r.logger.Error("reload failed", "err", err)
-		s.Close(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		s.Close(context.Background())
 		return
 	}
-	r.mu.Lock()
+	if err := r.host.Reload(ctx, s); err != nil {
+		// Nothing was swapped: the new setup was never used.
+		r.logger.Error("reload failed; keeping the running config", "err", err)
+		s.Close(context.Background())
+		return
+	}
 	old := r.setup
 	r.setup = s
-	r.mu.Unlock()
-	r.forward()
-	go old.Close(ctx) // its plugins close as their last calls end
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		old.Close(r.retired) // its plugins close as their last calls end
+	}()
 }
 
-// forward subscribes to every client not yet forwarded and writes what it
-// receives to stdout.
+// forward writes what every client receives to stdout, the clients that
+// reloads add included: the host's subscription, made before Start, sees
+// each connection from its first message on.
 func (r *runner) forward() {
-	for _, c := range r.host.Clients() {
-		r.mu.Lock()
-		seen := r.subs[c]
-		r.subs[c] = true
-		r.mu.Unlock()
-		if seen {
-			continue
+	sub := r.host.Subscribe(host.Filter{Frames: host.AllFrames,
+		Buffer: 4096 * max(1, len(r.host.Clients()))})
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for in := range sub.Messages() {
+			r.out.write(outputLine(in))
 		}
-		sub := c.Subscribe(host.Filter{Frames: host.AllFrames, Buffer: 4096})
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			for in := range sub.Messages() {
-				r.out.write(outputLine(in))
+		if n := sub.Dropped(); n > 0 {
+			r.logger.Warn("messages dropped because stdout was slow", "dropped", n)
+		}
+	}()
+}
+
+// signals turns the process's signals into what run waits for: quit is
+// closed by the first SIGINT or SIGTERM, and hup holds one pending SIGHUP,
+// into which those that come while it waits merge.
+type signals struct {
+	ch   chan os.Signal
+	quit chan struct{}
+	hup  chan struct{}
+	end  chan struct{}
+	done chan struct{}
+	sig  os.Signal // the one that closed quit
+}
+
+func watchSignals() *signals {
+	s := &signals{ch: make(chan os.Signal, 8), quit: make(chan struct{}),
+		hup: make(chan struct{}, 1), end: make(chan struct{}), done: make(chan struct{})}
+	signal.Notify(s.ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go s.loop()
+	return s
+}
+
+func (s *signals) loop() {
+	defer close(s.done)
+	for {
+		select {
+		case sig := <-s.ch:
+			if sig == syscall.SIGHUP {
+				select {
+				case s.hup <- struct{}{}:
+				default: // one is pending already
+				}
+				continue
 			}
-			if n := sub.Dropped(); n > 0 {
-				r.logger.Warn("messages dropped because stdout was slow", "api", c.Name(), "dropped", n)
+			if !s.quitting() {
+				s.sig = sig
+				close(s.quit)
 			}
-		}()
+		case <-s.end:
+			return
+		}
 	}
+}
+
+func (s *signals) quitting() bool {
+	select {
+	case <-s.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// signal is the signal that asked to quit; call it once quit is closed.
+func (s *signals) signal() os.Signal { return s.sig }
+
+// stop restores the signals' default handling.
+func (s *signals) stop() {
+	signal.Stop(s.ch)
+	close(s.end)
+	<-s.done
 }
 
 // output is one line of stdout: a message from a server.

@@ -104,6 +104,9 @@ type Handshake struct {
 	// Status is 101 when the connection was upgraded, else the HTTP status
 	// of the refusal.
 	Status int
+	// At is when the request arrived, so that tests can measure a client's
+	// backoff between its attempts.
+	At time.Time
 }
 
 // Request records one HTTP request, websocket handshakes included, so that
@@ -159,6 +162,7 @@ type Server struct {
 	requests     []Request
 	refuseStatus int
 	refuseLeft   int
+	shakeDelay   time.Duration
 	chaosP       float64
 	chaosRNG     *rand.Rand
 	prompts      map[string]*prompt
@@ -370,6 +374,16 @@ func (s *Server) serveWS(rn *run, w http.ResponseWriter, r *http.Request) {
 		Query:    q,
 		Header:   r.Header.Clone(),
 		ClientID: id,
+		At:       time.Now(),
+	}
+	s.mu.Lock()
+	delay := s.shakeDelay
+	s.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-rn.stop:
+		}
 	}
 	if status := s.refusal(r.URL.Path); status != 0 {
 		hs.Status = status
@@ -931,6 +945,15 @@ func (s *Server) RefuseNext(status, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refuseStatus, s.refuseLeft = status, n
+}
+
+// DelayHandshakes makes the server wait d before it answers each websocket
+// handshake, accepting or refusing it, so that a test can act while a
+// client is still dialling. 0 answers at once again.
+func (s *Server) DelayHandshakes(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shakeDelay = d
 }
 
 // Chaos drops a connection (as Drop does) right after each text message

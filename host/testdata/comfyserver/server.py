@@ -30,6 +30,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
@@ -122,7 +123,8 @@ class Hub:
         self.refuse_left = 0  # >0: that many more; -1: until cleared
         self.chaos_p = 0.0
         self.chaos_rng = None
-        self.aborted = set()  # dropped connections whose read-ahead is ignored
+        self.dropping = set()  # dropped connections, whose read-ahead is still recorded
+        self.finished = {}  # connection -> asyncio.Event set when its loop has ended
         self.muted = set()
         self.background = set()  # keep references to fire-and-forget tasks
 
@@ -172,6 +174,7 @@ class Hub:
                 "path": parts.path,
                 "query": parts.query,
                 "headers": lower_header_dict(request_headers.raw_items()),
+                "at": time.time(),
             }
         )
         if parts.path != "/ws":
@@ -191,24 +194,31 @@ class Hub:
     async def on_connection(self, ws):
         query = parse_qs(urlsplit(ws.path).query, keep_blank_values=True)
         cid = q_str(query, "clientId") or uuid.uuid4().hex
+        # A dropped connection of the same client may still be recording
+        # what it had read: its messages come first.
+        for prev in list(self.conns.get(cid, ())):
+            if prev in self.dropping:
+                await self.finished[prev].wait()
+        self.finished[ws] = asyncio.Event()
         self.conns.setdefault(cid, []).append(ws)
         self.received.setdefault(cid, [])
         try:
             await ws.send(json.dumps(status_message(cid)))
             while True:
+                # After a drop the loop goes on: it records what the server
+                # had read before the connection died, then ends with
+                # ConnectionClosed.
                 message = await ws.recv()
-                if ws in self.aborted:
-                    # websockets had read ahead; a dropped connection's
-                    # unread messages die with it, as with a crashed peer.
-                    break
                 if isinstance(message, bytes):
                     self.received.setdefault(cid, []).append("bin:" + message.hex())
                     continue
                 self.received.setdefault(cid, []).append(message)
+                if ws in self.dropping:
+                    continue
                 if self.chaos_p > 0 and self.chaos_rng.random() < self.chaos_p:
                     log.info("chaos: aborting a connection of client %s", cid)
                     self.abort(ws)
-                    break
+                    continue
                 if self.is_echo(message):
                     await ws.send(message)
         except ConnectionClosed:
@@ -221,12 +231,40 @@ class Hub:
                 if not conns:
                     del self.conns[cid]
             self.muted.discard(ws)
-            self.aborted.discard(ws)
+            self.dropping.discard(ws)
+            self.finished.pop(ws).set()
 
     def abort(self, ws):
-        """Drops the TCP connection without a close frame."""
-        self.aborted.add(ws)
-        ws.transport.abort()
+        """Drops the TCP connection without a close frame, as a crash would.
+
+        What reached the server is not lost with it: the bytes waiting in the
+        kernel's receive buffer are read first, and on_connection records
+        every message in them and in websockets' read-ahead. Only the frames
+        still on their way (in the client's socket, on the wire) are lost.
+        """
+        if ws in self.dropping:
+            return
+        self.dropping.add(ws)
+        transport = ws.transport
+        sock = getattr(transport, "_sock", None)  # the selector transport's socket
+        if sock is not None:
+            try:
+                while True:
+                    data = sock.recv(1 << 16)
+                    if not data:
+                        break
+                    ws.data_received(data)
+            except (BlockingIOError, InterruptedError):
+                pass  # nothing more has arrived
+            except OSError:
+                pass  # the peer is gone already
+            try:
+                # abort() closes the socket only on the loop's next turn:
+                # tell the peer now, so that it stops writing sooner.
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        transport.abort()
 
     @staticmethod
     def is_echo(message):
