@@ -37,8 +37,9 @@ func wsURL(srv *httptest.Server) string { return "ws" + strings.TrimPrefix(srv.U
 
 // BenchmarkReceive1KiB reads 1 KiB text messages pipelined over loopback:
 // raw coder/websocket (a reader into a reused buffer), then wsplug's Client
-// delivering to a subscriber, without and with one Go-guest transform
-// (go_pass) on every incoming message.
+// delivering to a subscriber, without and with one Go-guest transform on
+// every incoming message: go_pass reads the message and leaves it
+// unchanged, go_echo reads it and replaces it with its copy.
 //
 //	go test -run '^$' -bench Receive1KiB -benchmem ./host/
 func BenchmarkReceive1KiB(b *testing.B) {
@@ -69,6 +70,7 @@ func BenchmarkReceive1KiB(b *testing.B) {
 	for _, tc := range []struct{ name, transforms string }{
 		{"client", ""},
 		{"client+go-transform", "      transforms: {incoming: [go_pass]}\n"},
+		{"client+go-replace", "      transforms: {incoming: [go_echo]}\n"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			yaml := "apis:\n  - name: B\n    url: http://127.0.0.1\n    websocket:\n" +
