@@ -134,7 +134,7 @@ func hostErrorSet(ctx context.Context, _ api.Module, stack []uint64) {
 	in := current(ctx, abi.FuncErrorSet)
 	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
 	b := in.view(abi.FuncErrorSet, ptr, n)
-	in.errMsg = string(b[:min(n, errorTextMax)])
+	in.errMsg = in.say(b, errorTextMax)
 	if n > errorTextMax {
 		in.errMsg += fmt.Sprintf("… (%d bytes cut)", n-errorTextMax)
 	}
@@ -158,7 +158,10 @@ func hostValueRead(ctx context.Context, _ api.Module, stack []uint64) {
 		stack[0] = api.EncodeI32(abi.ReadNotFound)
 		return
 	}
-	in.readSecret = in.readSecret || secret
+	if secret {
+		in.readSecret = true
+		in.noteSecret(v)
+	}
 	in.readTo(abi.FuncValueRead, stack[2:], []byte(v))
 	stack[0] = stack[2]
 }
@@ -172,7 +175,7 @@ func hostLog(ctx context.Context, _ api.Module, stack []uint64) {
 	if !in.plugin.log.enabled(level) {
 		return
 	}
-	in.plugin.log.log(level, string(msg[:min(len(msg), logLineMax+1)]))
+	in.plugin.log.log(level, in.say(msg, logLineMax+1))
 }
 
 func hostLogEnabled(ctx context.Context, _ api.Module, stack []uint64) {

@@ -46,7 +46,11 @@ type instance struct {
 	errMsg     string
 	client     *ClientInfo
 	readSecret bool
-	fault      string // what a host function refused, when it trapped the call
+	// secrets are the secret values this instance has read, newest last,
+	// so that what it says (logs, stdout, stderr, errors) never repeats
+	// them; kept across calls, since a plugin may keep what it read.
+	secrets []string
+	fault   string // what a host function refused, when it trapped the call
 
 	broken bool
 	calls  atomic.Int64
@@ -100,8 +104,8 @@ func (c *callContext) Err() error {
 // functions, and looks up its exports.
 func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	in := &instance{plugin: p, fired: make(chan struct{}), limit: p.timeout}
-	in.stdout = newLineWriter(p.log, "stdout", slog.LevelInfo)
-	in.stderr = newLineWriter(p.log, "stderr", slog.LevelWarn)
+	in.stdout = newLineWriter(p.log, "stdout", slog.LevelInfo, in.scrub)
+	in.stderr = newLineWriter(p.log, "stderr", slog.LevelWarn, in.scrub)
 	in.cc.in = in
 
 	mc := wazero.NewModuleConfig().
@@ -179,7 +183,7 @@ func (p *Plugin) startError(ctx, ictx context.Context, in *instance, err error) 
 // call, which often says why a guest died.
 func lastWords(in *instance) string {
 	if line := in.stderr.firstLine(); line != "" {
-		return fmt.Sprintf(" (stderr: %q)", line)
+		return fmt.Sprintf(" (stderr: %q)", in.scrub(line))
 	}
 	return ""
 }

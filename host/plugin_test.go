@@ -43,7 +43,7 @@ func TestGoGuestProvides(t *testing.T) {
 			{Name: "go_client"}, {Name: "go_token_len"}, {Name: "go_num"},
 		},
 		Transforms: []string{"go_echo", "go_pass", "go_fail", "go_panic", "go_exit", "go_oom", "go_log",
-			"go_stdout", "go_stderr"},
+			"go_stdout", "go_stderr", "go_leak"},
 	}
 	if got := p.Provides(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("provides\n got %+v\nwant %+v", got, want)

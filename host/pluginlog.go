@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -127,12 +129,14 @@ type lineWriter struct {
 	log    *pluginLog
 	level  slog.Level
 	stream slog.Attr
+	scrub  func(string) string // takes the instance's secrets out of a line
 	buf    []byte
 	first  []byte
 }
 
-func newLineWriter(l *pluginLog, stream string, level slog.Level) *lineWriter {
-	return &lineWriter{log: l, level: level, stream: slog.String("stream", stream)}
+func newLineWriter(l *pluginLog, stream string, level slog.Level,
+	scrub func(string) string) *lineWriter {
+	return &lineWriter{log: l, level: level, stream: slog.String("stream", stream), scrub: scrub}
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -163,7 +167,7 @@ func (w *lineWriter) flush() {
 		if len(w.first) == 0 {
 			w.first = append(w.first, line[:min(len(line), lastLineKept)]...)
 		}
-		w.log.log(w.level, string(line), w.stream)
+		w.log.log(w.level, w.scrub(string(line)), w.stream)
 	}
 	w.buf = w.buf[:0]
 }
@@ -184,4 +188,47 @@ func (w *lineWriter) firstLine() string {
 		return string(w.buf[:min(len(w.buf), lastLineKept)])
 	}
 	return string(w.first)
+}
+
+const (
+	// secretsKept bounds the secret values an instance remembers to
+	// scrub: each token set at run time adds one.
+	secretsKept = 8
+	// scrubMin is the shortest secret scrubbed from what a plugin says:
+	// taking out every "ab" would garble more than it protects, and no
+	// real token is that short.
+	scrubMin = 4
+)
+
+// noteSecret remembers a secret value the instance has read.
+func (in *instance) noteSecret(v string) {
+	if len(v) < scrubMin || slices.Contains(in.secrets, v) {
+		return
+	}
+	if len(in.secrets) == secretsKept {
+		in.secrets = slices.Delete(in.secrets, 0, 1)
+	}
+	in.secrets = append(in.secrets, v)
+}
+
+// scrub writes *** for every secret the instance has read: a plugin
+// allowed secrets may use them, but what it logs, prints or puts in an
+// error reaches people, and a token must not. A secret the plugin changed
+// (encoded, hashed, cut) is not recognised.
+func (in *instance) scrub(s string) string {
+	for _, v := range in.secrets {
+		s = strings.ReplaceAll(s, v, "***")
+	}
+	return s
+}
+
+// say is what a plugin wrote, scrubbed, in at most limit bytes. It scrubs
+// before it cuts, so that the cut cannot leave the start of a secret.
+func (in *instance) say(b []byte, limit int) string {
+	longest := 0
+	for _, v := range in.secrets {
+		longest = max(longest, len(v))
+	}
+	s := in.scrub(string(b[:min(len(b), limit+longest)]))
+	return s[:min(len(s), limit)]
 }

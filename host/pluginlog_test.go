@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsplug/wsplug/config"
 	"github.com/wsplug/wsplug/host/internal/testplugin"
 )
 
@@ -112,5 +113,71 @@ func TestDroppedLinesReportedWhenTheWindowReopens(t *testing.T) {
 	l.flush()
 	if reports, _ := log.dropped(); reports != 2 {
 		t.Errorf("a flush with nothing dropped reported: %d reports", reports)
+	}
+}
+
+// A plugin allowed secrets may read the token, but what it says reaches
+// people: the host takes the token out of its log lines, its stdout and
+// stderr, and its error text.
+func TestPluginCannotLeakTheToken(t *testing.T) {
+	const token = "tok-SECRET-4711"
+	log := &recorder{}
+	l := newTestLoader(t, slog.New(log))
+	p, err := load(t, l, "leaky", testplugin.Build(t, "host/testdata/goguest"), goLimits,
+		config.CapSecrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRegistry()
+	if err := r.AddPlugin(p); err != nil {
+		t.Fatal(err)
+	}
+	leak, _ := r.Transform("go_leak")
+	m := &Message{Client: &ClientInfo{API: "A", Values: &config.Values{Token: token}}}
+	_, err = leak.Transform(context.Background(), m)
+	if err == nil || strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), "refused ***") {
+		t.Errorf("error %v", err)
+	}
+	p.Close(context.Background()) // flushes stdout and stderr
+
+	var said []string
+	log.mu.Lock()
+	for _, rec := range log.records {
+		line := rec.Message
+		rec.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+		said = append(said, line)
+	}
+	log.mu.Unlock()
+	all := strings.Join(said, "\n")
+	if strings.Contains(all, token) {
+		t.Fatalf("the log has the token:\n%s", all)
+	}
+	for _, want := range []string{"the token is ***", "token=***", "stderr ***"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the log lacks %q:\n%s", want, all)
+		}
+	}
+}
+
+// say scrubs before it cuts: a secret across the cut leaves no part of
+// itself behind.
+func TestSayScrubsBeforeItCuts(t *testing.T) {
+	in := &instance{}
+	in.noteSecret("abcdefgh")
+	in.noteSecret("ab") // too short to scrub
+	for _, tt := range []struct {
+		name, text string
+		limit      int
+		want       string
+	}{
+		{name: "whole", text: "x abcdefgh y", limit: 100, want: "x *** y"},
+		{name: "across the cut", text: "xxxabcdefgh", limit: 5, want: "xxx**"},
+		{name: "short secrets stay", text: "ab ab", limit: 100, want: "ab ab"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := in.say([]byte(tt.text), tt.limit); got != tt.want {
+				t.Errorf("say(%q, %d) = %q, want %q", tt.text, tt.limit, got, tt.want)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 
@@ -68,6 +69,18 @@ func init() {
 	guest.Transform("go_stderr", func(m guest.Message) (guest.Result, error) {
 		os.Stderr.Write(m.Data)
 		return guest.Pass(), nil
+	})
+	// go_leak reads the token and tries every way a plugin has of telling
+	// a person: the log, stdout, stderr, an error.
+	guest.Transform("go_leak", func(guest.Message) (guest.Result, error) {
+		tok, err := guest.Value(abi.ValueToken)
+		if err != nil {
+			return guest.Pass(), err
+		}
+		guest.Logger().Warn("the token is " + tok)
+		fmt.Fprintf(os.Stdout, "token=%s\n", tok)
+		fmt.Fprintf(os.Stderr, "stderr %s\n", tok)
+		return guest.Pass(), errors.New("refused " + tok)
 	})
 }
 
