@@ -417,7 +417,11 @@ type runHandle struct {
 // queued sends with ErrClientOff and stops the client's goroutines,
 // waiting for them or for ctx.
 func (c *Client) Disable(ctx context.Context) error {
-	r := c.stop()
+	return c.stop().wait(ctx)
+}
+
+// wait waits for the run to be over, or for ctx; a nil run is over.
+func (r *runHandle) wait(ctx context.Context) error {
 	if r == nil {
 		return nil
 	}

@@ -172,15 +172,7 @@ func waitRun(ctx context.Context, c *Client) error {
 	c.mu.Lock()
 	r := c.run
 	c.mu.Unlock()
-	if r == nil {
-		return nil
-	}
-	select {
-	case <-r.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return r.wait(ctx)
 }
 
 // useSetup returns the setup the host runs, held for one operation;
