@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,6 +55,9 @@ type LoaderOptions struct {
 // Loader loads plugins. Its plugins share one compilation cache; each gets a
 // runtime of its own, so that each has its own limits.
 type Loader struct {
+	// holders counts the setups that share the loader (Setup.Next); the
+	// last to let go closes it.
+	holders   atomic.Int32
 	cache     wazero.CompilationCache
 	logger    *slog.Logger
 	maxOutput int
@@ -68,6 +73,7 @@ func NewLoader(opts *LoaderOptions) (*Loader, error) {
 		o = *opts
 	}
 	l := &Loader{logger: o.Logger, maxOutput: o.MaxOutput}
+	l.holders.Store(1)
 	if l.logger == nil {
 		l.logger = slog.New(slog.DiscardHandler)
 	}
@@ -99,6 +105,45 @@ func (l *Loader) Close(ctx context.Context) error {
 	return l.cache.Close(ctx)
 }
 
+// unhold lets go of one setup's hold; the last closes the loader.
+func (l *Loader) unhold(ctx context.Context) error {
+	if l.holders.Add(-1) > 0 {
+		return nil
+	}
+	return l.Close(ctx)
+}
+
+// unhold lets go of one setup's hold; the last closes the plugin.
+func (p *Plugin) unhold(ctx context.Context) error {
+	if p.holders.Add(-1) > 0 {
+		return nil
+	}
+	return p.Close(ctx)
+}
+
+// sameSpec reports whether spec asks for p as it was loaded: the same
+// name, config, capabilities and limits (the file's bytes aside).
+func (p *Plugin) sameSpec(spec config.Plugin) bool {
+	if spec.Name != p.name || !slices.Equal(spec.Allow, p.allow) || spec.Limits != p.limits {
+		return false
+	}
+	if spec.SHA256 != "" && !strings.EqualFold(spec.SHA256, p.sum) {
+		return false // Load says why
+	}
+	cfg, err := json.Marshal(spec.Config)
+	return err == nil && bytes.Equal(cfg, p.configJSON)
+}
+
+// hashModule is the hex sha256 of the module file at path.
+func hashModule(path string) (string, error) {
+	data, err := readModule(path)
+	if err != nil {
+		return "", err
+	}
+	digest := sha256.Sum256(data)
+	return hex.EncodeToString(digest[:]), nil
+}
+
 // Plugin is a loaded Wasm plugin: a compiled module and a pool of its
 // instances. Its providers (Provides) are safe for concurrent use.
 type Plugin struct {
@@ -119,6 +164,13 @@ type Plugin struct {
 
 	configJSON []byte
 	deniedOnce sync.Once
+	// limits and allow are the spec's, so that a reload can tell whether
+	// the plugin changed (Setup.Next).
+	limits config.Limits
+	allow  []string
+	// holders counts the setups that hold the plugin (Setup.Next shares
+	// an unchanged one); the last to let go closes it.
+	holders atomic.Int32
 
 	calls    atomic.Int64
 	failures atomic.Int64
@@ -208,8 +260,10 @@ func (l *Loader) Load(ctx context.Context, spec config.Plugin) (*Plugin, error) 
 	p := &Plugin{
 		name: spec.Name, file: file, sum: sum, size: len(data),
 		timeout: spec.Limits.Timeout, maxOutput: l.maxOutput, startLimit: l.startLimit,
-		log: newPluginLog(l.logger, spec.Name),
+		log:    newPluginLog(l.logger, spec.Name),
+		limits: spec.Limits, allow: slices.Clone(spec.Allow),
 	}
+	p.holders.Store(1)
 	for _, c := range spec.Allow {
 		switch c {
 		case config.CapClock:
@@ -406,10 +460,10 @@ func (p *Plugin) Close(ctx context.Context) error {
 
 // PluginStats are a plugin's counters. Every count only grows while the
 // Plugin exists, so an exporter can publish them as counters as they are.
-// They belong to this Plugin: a Reload that keeps a plugin keeps its
-// counts, but a plugin loaded again (LoadConfig loads every plugin afresh)
-// is a new Plugin whose counts start at zero, while the old one's stay
-// with it.
+// They belong to this Plugin: a reload through Setup.Next that carries an
+// unchanged plugin over keeps its counts, but a plugin loaded again (one
+// that changed, or any plugin LoadConfig loads) is a new Plugin whose
+// counts start at zero, while the old one's stay with it.
 type PluginStats struct {
 	// Name is the plugin's name from the config.
 	Name string

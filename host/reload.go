@@ -79,7 +79,7 @@ func (h *Host) Reload(ctx context.Context, s *Setup) error {
 		h.mu.Unlock()
 		return fmt.Errorf("reload: %w", ErrClientOff)
 	}
-	h.setup.Store(s)
+	prev := h.setup.Swap(s)
 	for _, k := range keep {
 		if k.b != nil {
 			k.c.transforms.Store(k.b)
@@ -105,7 +105,16 @@ func (h *Host) Reload(ctx context.Context, s *Setup) error {
 			c.begin(ending[c.name]) // fails only if Close came first
 		}
 	}
-	h.logger.Info("config reloaded", "kept", len(keep), "started", len(start), "stopped", stopped)
+	var carried, loaded []string
+	for _, p := range s.Plugins {
+		if q, ok := prev.Plugin(p.name); ok && q == p {
+			carried = append(carried, p.name)
+		} else {
+			loaded = append(loaded, p.name)
+		}
+	}
+	h.logger.Info("config reloaded", "kept", len(keep), "started", len(start), "stopped", stopped,
+		"plugins_kept", carried, "plugins_loaded", loaded)
 	return nil
 }
 

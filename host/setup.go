@@ -35,6 +35,23 @@ type Setup struct {
 // *config.ValidationError with file and line. On error nothing stays
 // loaded.
 func LoadConfig(ctx context.Context, path string, reg *Registry, opts *LoaderOptions) (*Setup, error) {
+	return loadConfig(ctx, path, reg, opts, nil)
+}
+
+// Next loads the config file at path again, for Host.Reload, and shares
+// with s what did not change: a plugin whose file, config, capabilities
+// and limits are the same is not loaded again but carried over, with its
+// instances, their state (a sequence, a snowflake's last time) and its
+// counters, and so is the loader with its compilation cache. A plugin that
+// changed is loaded anew. reg is as for LoadConfig; opts is used only if s
+// has no loader yet. s and the new setup may be closed in either order: a
+// shared plugin closes with the last of them.
+func (s *Setup) Next(ctx context.Context, path string, reg *Registry, opts *LoaderOptions) (*Setup, error) {
+	return loadConfig(ctx, path, reg, opts, s)
+}
+
+func loadConfig(ctx context.Context, path string, reg *Registry, opts *LoaderOptions,
+	prev *Setup) (*Setup, error) {
 	f, err := config.Decode(path)
 	if err != nil {
 		return nil, err
@@ -42,13 +59,19 @@ func LoadConfig(ctx context.Context, path string, reg *Registry, opts *LoaderOpt
 	if reg == nil {
 		reg = NewRegistry()
 	}
+	if prev != nil && reg == prev.Registry {
+		return nil, errors.New("reload: the new setup needs a registry of its own " +
+			"(the old one still serves the running clients)")
+	}
 	s := &Setup{File: f, Registry: reg}
 	var problems []config.Problem
 	if len(f.Plugins) > 0 {
-		if s.loader, err = NewLoader(opts); err != nil {
+		if prev != nil && prev.loader != nil && holdIfOpen(&prev.loader.holders) {
+			s.loader = prev.loader
+		} else if s.loader, err = NewLoader(opts); err != nil {
 			return nil, err
 		}
-		problems = s.loadPlugins(ctx)
+		problems = s.loadPlugins(ctx, prev)
 	}
 	if err := f.ValidateWith(reg, problems...); err != nil {
 		s.Close(ctx)
@@ -58,8 +81,9 @@ func LoadConfig(ctx context.Context, path string, reg *Registry, opts *LoaderOpt
 }
 
 // loadPlugins loads every plugin entry that names a plugin once, in
-// parallel, then registers them in file order.
-func (s *Setup) loadPlugins(ctx context.Context) []config.Problem {
+// parallel, or takes it from prev where it did not change; then it
+// registers them in file order.
+func (s *Setup) loadPlugins(ctx context.Context, prev *Setup) []config.Problem {
 	f := s.File
 	loaded := make([]*Plugin, len(f.Plugins))
 	errs := make([]error, len(f.Plugins))
@@ -70,6 +94,10 @@ func (s *Setup) loadPlugins(ctx context.Context) []config.Problem {
 			continue // Validate says what is wrong with the entry
 		}
 		seen[spec.Name] = true
+		if p := prev.unchanged(spec); p != nil {
+			loaded[i] = p
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -93,13 +121,52 @@ func (s *Setup) loadPlugins(ctx context.Context) []config.Problem {
 			continue
 		}
 		if err := s.Registry.AddPlugin(p); err != nil {
-			p.Close(ctx)
+			p.unhold(ctx)
 			problems = append(problems, f.Problem(entry+".name", err.Error()))
 			continue
 		}
 		s.Plugins = append(s.Plugins, p)
 	}
 	return problems
+}
+
+// unchanged returns s's plugin that spec would load as it is, held once
+// more for the caller; nil if there is none (or s is nil, or s is closed).
+func (s *Setup) unchanged(spec config.Plugin) *Plugin {
+	if s == nil || s.closed.Load() {
+		return nil
+	}
+	p, ok := s.Plugin(spec.Name)
+	if !ok || !p.sameSpec(spec) {
+		return nil
+	}
+	file := spec.File
+	if file == "" {
+		file = spec.Path
+	}
+	// The file is read last, and only for a plugin whose spec is the same:
+	// hashing costs a read of the whole module.
+	if sum, err := hashModule(file); err != nil || sum != p.sum {
+		return nil
+	}
+	if !holdIfOpen(&p.holders) {
+		return nil // closing
+	}
+	return p
+}
+
+// holdIfOpen counts one holder more, unless the count is down to zero:
+// then what it counts is closing, or closed, and must not be revived.
+func holdIfOpen(holders *atomic.Int32) bool {
+	for {
+		n := holders.Load()
+		if n == 0 {
+			return false
+		}
+		if holders.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
 }
 
 // Plugin returns the loaded plugin of that name.
@@ -130,10 +197,10 @@ func (s *Setup) Close(ctx context.Context) error {
 	var errs []error
 	for _, p := range s.Plugins {
 		s.Registry.RemovePlugin(p.name)
-		errs = append(errs, p.Close(ctx))
+		errs = append(errs, p.unhold(ctx)) // a plugin Next shared stays open
 	}
 	if s.loader != nil {
-		errs = append(errs, s.loader.Close(ctx))
+		errs = append(errs, s.loader.unhold(ctx))
 	}
 	return errors.Join(errs...)
 }

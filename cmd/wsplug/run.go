@@ -262,7 +262,10 @@ func (r *runner) serveSignals(ctx context.Context, sigs *signals) {
 // the host goes on as it was. The new clients connect in the background.
 func (r *runner) reload(ctx context.Context) {
 	r.logger.Info("reloading", "config", r.opts.config)
-	s, err := host.LoadConfig(ctx, r.opts.config, nil, r.loaderOptions())
+	r.mu.Lock()
+	running := r.setup
+	r.mu.Unlock()
+	s, err := running.Next(ctx, r.opts.config, nil, r.loaderOptions())
 	if err != nil {
 		r.logger.Error("reload failed; keeping the running config", "err", err)
 		return

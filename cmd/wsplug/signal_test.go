@@ -459,3 +459,37 @@ func TestReloadWithANewClientThatCannotConnect(t *testing.T) {
 	w.signal(syscall.SIGTERM)
 	w.exit(5 * time.Second)
 }
+
+// TestReloadKeepsUnchangedPlugins: a SIGHUP loads again only the plugin
+// whose config changed; the other is kept as it is, and messages go
+// through the new one.
+func TestReloadKeepsUnchangedPlugins(t *testing.T) {
+	g := newGreeter(t)
+	healthy := filepath.Join(mustAbs(filepath.Join("..", "..", "host", "testdata", "hostile")),
+		"healthy.wasm")
+	cfg := filepath.Join(t.TempDir(), "wsplug.yaml")
+	write := func(prefix string) {
+		yaml := echoConfig(g.url(), "cli", prefix, prefixWasm(), "") +
+			"  - name: healthy\n    path: " + healthy + "\n"
+		os.WriteFile(cfg, []byte(yaml), 0o600)
+	}
+	write("A")
+	w := runForSignals(t, cfg)
+	waitUntil(t, "the greeting", func() bool {
+		return w.stdout.find(regexp.MustCompile(`"sid":"cli"`)) != nil
+	})
+	write("B")
+	w.signal(syscall.SIGHUP)
+	reloaded := regexp.MustCompile(`config reloaded.* plugins_kept=\[(.*)\] plugins_loaded=\[(.*)\]`)
+	waitUntil(t, "the reload", func() bool { return w.stderr.find(reloaded) != nil })
+	if m := w.stderr.find(reloaded); m[1] != "healthy" || m[2] != "prefix" {
+		t.Errorf("kept [%s], loaded [%s]; want kept [healthy], loaded [prefix]", m[1], m[2])
+	}
+	fmt.Fprintln(w.stdin, `{"api":"Echo","data":{"n":1}}`)
+	waitUntil(t, "the message", func() bool { return len(g.got()) == 1 })
+	if got := g.got()[0]; got != `"B"{"n":1}` {
+		t.Errorf("the server got %q", got)
+	}
+	w.signal(syscall.SIGTERM)
+	w.exit(5 * time.Second)
+}
