@@ -50,12 +50,24 @@ wat:
 	cd host/testdata/bench && wat2wasm pass.wat -o pass.wasm
 	cd host/testdata/fuzz && wat2wasm hostcalls.wat -o hostcalls.wasm
 
-# fuzz: every fuzz target for FUZZTIME each.
+# fuzz: every fuzz target for FUZZTIME each. Go 1.26's fuzz coordinator
+# can fail a target with a bare "context deadline exceeded" as FUZZTIME
+# runs out (golang/go#75804, fixed in Go 1.27); that, with no failing input
+# written to testdata/fuzz, is not a finding, and the loop goes on.
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
+	@set -e; log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$target"; \
-	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    before=$$(ls "$$dir/testdata/fuzz/$$target" 2>/dev/null | wc -l); \
+	    if $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg >"$$log" 2>&1; \
+	    then tail -n 1 "$$log"; continue; fi; \
+	    after=$$(ls "$$dir/testdata/fuzz/$$target" 2>/dev/null | wc -l); \
+	    if [ "$$after" = "$$before" ] && grep -q '^    context deadline exceeded$$' "$$log"; then \
+	      echo "ok (the fuzzer's own deadline race, golang/go#75804: no failing input)"; \
+	      continue; fi; \
+	    cat "$$log"; exit 1; \
 	  done; \
 	done
 
