@@ -606,13 +606,16 @@ func (c *conn) waitUnmuted() bool {
 // reset, the kernel is told to send RST instead of FIN.
 func (c *conn) kill(reset bool) {
 	c.stopOnce.Do(func() {
+		// Linger first: once stop is closed, the connection's own
+		// goroutines may close it too, and a close before this one would
+		// send a FIN.
+		if tc, ok := c.nc.(*net.TCPConn); ok && reset {
+			_ = tc.SetLinger(0)
+		}
 		close(c.stop)
 		if c.nc == nil {
 			_ = c.ws.CloseNow()
 			return
-		}
-		if tc, ok := c.nc.(*net.TCPConn); ok && reset {
-			_ = tc.SetLinger(0)
 		}
 		_ = c.nc.Close()
 	})
