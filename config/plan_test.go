@@ -47,10 +47,11 @@ func TestPlanResolve(t *testing.T) {
 		wantHeader []Pair // redacted, in order
 	}{
 		{
-			name:      "ComfyUI: the id once, under the param's key",
-			websocket: "url: ws://127.0.0.1:8188/ws\nclient_id_required: true\nquery_params: {clientId: \"{client_id}\"}",
-			values:    Values{ClientID: "abc"},
-			wantURL:   "ws://127.0.0.1:8188/ws?clientId=abc",
+			name: "ComfyUI: the id once, under the param's key",
+			websocket: "url: ws://127.0.0.1:8188/ws\nclient_id_required: true\n" +
+				"query_params: {clientId: \"{client_id}\"}",
+			values:  Values{ClientID: "abc"},
+			wantURL: "ws://127.0.0.1:8188/ws?clientId=abc",
 		},
 		{
 			name:      "required id under client_id_name when no param has it",
@@ -123,8 +124,9 @@ func TestPlanResolve(t *testing.T) {
 			wantURL:   "ws://example.com:9000/ws/lobby",
 		},
 		{
-			name:      "token in a param and in a header is redacted",
-			websocket: "url: ws://h/ws\nquery_params: {auth: \"pre-{token}\"}\nheaders: {Authorization: \"Bearer {token}\", X-Id: \"{client_id}\"}",
+			name: "token in a param and in a header is redacted",
+			websocket: "url: ws://h/ws\nquery_params: {auth: \"pre-{token}\"}\n" +
+				"headers: {Authorization: \"Bearer {token}\", X-Id: \"{client_id}\"}",
 			values:    Values{ClientID: "abc", Token: "t/k n"},
 			wantURL:   "ws://h/ws?auth=pre-t%2Fk+n",
 			wantShown: "ws://h/ws?auth=pre-***",
@@ -309,9 +311,24 @@ func TestPlanResolveErrors(t *testing.T) {
 		name, websocket, want string
 		values                Values
 	}{
-		{"scheme from env", `url: "{env:U}"`, `api[A] websocket url: scheme must be ws or wss, got "http"`, Values{}},
-		{"unset env in header", `headers: {X: "{env:NOPE}"}`, "api[A] headers.X: {env:NOPE}: environment variable NOPE is not set", Values{}},
-		{"secret URL is not echoed", `url: "{token}"`, "api[A] websocket url: invalid URL (not shown: it holds a secret)", Values{Token: "ht tp://bad"}},
+		{
+			"scheme from env",
+			`url: "{env:U}"`,
+			`api[A] websocket url: scheme must be ws or wss, got "http"`,
+			Values{},
+		},
+		{
+			"unset env in header",
+			`headers: {X: "{env:NOPE}"}`,
+			"api[A] headers.X: {env:NOPE}: environment variable NOPE is not set",
+			Values{},
+		},
+		{
+			"secret URL is not echoed",
+			`url: "{token}"`,
+			"api[A] websocket url: invalid URL (not shown: it holds a secret)",
+			Values{Token: "ht tp://bad"},
+		},
 		{
 			"an empty token",
 			"token_required: true\n      auth_token: \"{env:TOK}\"",

@@ -240,7 +240,8 @@ func TestPayloadAppendJSON(t *testing.T) {
 		})
 	}
 	p, _ := ParsePayloadJSON([]byte(`{"t":"Bearer {token}"}`))
-	if got, _ := p.AppendJSON(context.Background(), nil, testValues, ResolveOptions{Redact: true}); string(got) != `{"t":"Bearer ***"}` {
+	got, _ := p.AppendJSON(context.Background(), nil, testValues, ResolveOptions{Redact: true})
+	if string(got) != `{"t":"Bearer ***"}` {
 		t.Errorf("redacted: %s", got)
 	}
 }

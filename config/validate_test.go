@@ -71,12 +71,14 @@ func TestValidationProblems(t *testing.T) {
 		{
 			name: "bool written as yes",
 			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      client_id_required: yes\n",
-			want: []string{`wsplug.yaml:5:7: apis[0].websocket.client_id_required: expected true or false, got string "yes"`},
+			want: []string{`wsplug.yaml:5:7: apis[0].websocket.client_id_required: ` +
+				`expected true or false, got string "yes"`},
 		},
 		{
 			name: "null where a default exists",
 			yaml: "apis:\n  - name: A\n    url: http://h\n    enabled: null\n",
-			want: []string{"wsplug.yaml:4:5: apis[0].enabled: expected true or false, got null; leave the key out to use the default"},
+			want: []string{"wsplug.yaml:4:5: apis[0].enabled: expected true or false, got null; " +
+				"leave the key out to use the default"},
 		},
 		{
 			name: "token required without a token",
@@ -86,7 +88,8 @@ func TestValidationProblems(t *testing.T) {
 		},
 		{
 			name: "channel and version required without values",
-			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      channel_required: true\n      version_required: true\n",
+			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n" +
+				"      channel_required: true\n      version_required: true\n",
 			want: []string{
 				"wsplug.yaml:5:7: apis[0].websocket.channel_required: is true but channel is not set; " +
 					"set it (a placeholder such as {env:NAME} will do) or set channel_required to false",
@@ -109,7 +112,8 @@ func TestValidationProblems(t *testing.T) {
 		{
 			name: "unknown placeholder in a query parameter",
 			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      query_params:\n        t: \"{tokn}\"\n",
-			want: []string{"wsplug.yaml:6:9: apis[0].websocket.query_params.t: unknown placeholder {tokn}; did you mean {token}?"},
+			want: []string{"wsplug.yaml:6:9: apis[0].websocket.query_params.t: " +
+				"unknown placeholder {tokn}; did you mean {token}?"},
 		},
 		{
 			name: "unknown placeholder in a header, no close match",
@@ -120,7 +124,8 @@ func TestValidationProblems(t *testing.T) {
 		{
 			name: "env without a name",
 			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      auth_token: \"{env}\"\n",
-			want: []string{"wsplug.yaml:5:7: apis[0].websocket.auth_token: {env} needs a variable name, as in {env:NAME}"},
+			want: []string{"wsplug.yaml:5:7: apis[0].websocket.auth_token: " +
+				"{env} needs a variable name, as in {env:NAME}"},
 		},
 		{
 			name: "a value that refers to itself",
@@ -160,8 +165,10 @@ func TestValidationProblems(t *testing.T) {
 		},
 		{
 			name: "duplicate endpoint names",
-			yaml: "apis:\n  - name: A\n    url: http://h\n    endpoints:\n      - {name: E, path: /a}\n      - {name: E, path: /b}\n",
-			want: []string{`wsplug.yaml:6:10: apis[0].endpoints[1].name: endpoint "E" is already defined at line 5`},
+			yaml: "apis:\n  - name: A\n    url: http://h\n    endpoints:\n" +
+				"      - {name: E, path: /a}\n      - {name: E, path: /b}\n",
+			want: []string{`wsplug.yaml:6:10: apis[0].endpoints[1].name: ` +
+				`endpoint "E" is already defined at line 5`},
 		},
 		{
 			name: "duplicate key",
@@ -170,15 +177,20 @@ func TestValidationProblems(t *testing.T) {
 		},
 		{
 			name: "unknown method and payload type",
-			yaml: "apis:\n  - name: A\n    url: http://h\n    endpoints:\n      - {name: E, path: /a, method: FETCH, payload_type: xml}\n",
+			yaml: "apis:\n  - name: A\n    url: http://h\n    endpoints:\n" +
+				"      - {name: E, path: /a, method: FETCH, payload_type: xml}\n",
 			want: []string{
-				`wsplug.yaml:5:29: apis[0].endpoints[0].method: unknown HTTP method "FETCH"; expected one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, or null for no request`,
-				`wsplug.yaml:5:44: apis[0].endpoints[0].payload_type: unknown payload_type "xml"; expected one of json, form, query, multipart`,
+				`wsplug.yaml:5:29: apis[0].endpoints[0].method: unknown HTTP method "FETCH"; ` +
+					"expected one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, " +
+					"or null for no request",
+				"wsplug.yaml:5:44: apis[0].endpoints[0].payload_type: " +
+					`unknown payload_type "xml"; expected one of json, form, query, multipart`,
 			},
 		},
 		{
 			name: "negative timeouts",
-			yaml: "apis:\n  - name: A\n    url: http://h\n    default_timeout: -2\n    endpoints:\n      - {name: E, path: /a, timeout: -0.5, retry: -1}\n",
+			yaml: "apis:\n  - name: A\n    url: http://h\n    default_timeout: -2\n" +
+				"    endpoints:\n      - {name: E, path: /a, timeout: -0.5, retry: -1}\n",
 			want: []string{
 				"wsplug.yaml:4:5: apis[0].default_timeout: must be >= 0 seconds, got -2",
 				"wsplug.yaml:6:29: apis[0].endpoints[0].timeout: must be >= 0 seconds, got -0.5",
@@ -187,30 +199,39 @@ func TestValidationProblems(t *testing.T) {
 		},
 		{
 			name: "durations: no unit, negative, nonsense",
-			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      ping_interval: 30\n      pong_timeout: -1s\n      backoff: {initial: soon}\n",
+			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n" +
+				"      ping_interval: 30\n      pong_timeout: -1s\n" +
+				"      backoff: {initial: soon}\n",
 			want: []string{
-				"wsplug.yaml:5:7: apis[0].websocket.ping_interval: a duration needs a unit, as in 30s or 30ms; got 30",
+				"wsplug.yaml:5:7: apis[0].websocket.ping_interval: " +
+					"a duration needs a unit, as in 30s or 30ms; got 30",
 				"wsplug.yaml:6:7: apis[0].websocket.pong_timeout: must be more than 0, got -1s",
-				`wsplug.yaml:7:17: apis[0].websocket.backoff.initial: expected a duration such as "500ms" or "1m30s", got "soon"`,
+				"wsplug.yaml:7:17: apis[0].websocket.backoff.initial: " +
+					`expected a duration such as "500ms" or "1m30s", got "soon"`,
 			},
 		},
 		{
 			name: "backoff max below initial",
 			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      backoff: {initial: 2s, max: 1s}\n",
-			want: []string{"wsplug.yaml:5:30: apis[0].websocket.backoff.max: must be >= backoff.initial (2s), got 1s"},
+			want: []string{"wsplug.yaml:5:30: apis[0].websocket.backoff.max: " +
+				"must be >= backoff.initial (2s), got 1s"},
 		},
 		{
 			name: "bad size and queue",
-			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      max_message_size: 16XB\n      send_queue: -1\n",
+			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n" +
+				"      max_message_size: 16XB\n      send_queue: -1\n",
 			want: []string{
-				`wsplug.yaml:5:7: apis[0].websocket.max_message_size: expected a size such as "16MiB" or "512KB", got "16XB"`,
+				"wsplug.yaml:5:7: apis[0].websocket.max_message_size: " +
+					`expected a size such as "16MiB" or "512KB", got "16XB"`,
 				"wsplug.yaml:6:7: apis[0].websocket.send_queue: must be >= 0, got -1",
 			},
 		},
 		{
 			name: "session_id_from without a usable path",
-			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      session_id_from: {type: status, path: data..sid}\n",
-			want: []string{`wsplug.yaml:5:39: apis[0].websocket.session_id_from.path: "data..sid" is not a dotted path such as data.sid: it has an empty part`},
+			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n" +
+				"      session_id_from: {type: status, path: data..sid}\n",
+			want: []string{`wsplug.yaml:5:39: apis[0].websocket.session_id_from.path: ` +
+				`"data..sid" is not a dotted path such as data.sid: it has an empty part`},
 		},
 		{
 			name: "session_id_from without a type",
@@ -220,14 +241,16 @@ func TestValidationProblems(t *testing.T) {
 		{
 			name: "unknown transform with no plugin",
 			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      transforms: {outgoing: [wrap]}\n",
-			want: []string{`wsplug.yaml:5:31: apis[0].websocket.transforms.outgoing[0]: unknown transform "wrap"; no plugin loaded provides transforms`},
+			want: []string{`wsplug.yaml:5:31: apis[0].websocket.transforms.outgoing[0]: ` +
+				`unknown transform "wrap"; no plugin loaded provides transforms`},
 		},
 		{
 			name: "transform policy, subprotocol and dial timeout",
 			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      transform_errors: ignore\n" +
 				"      subprotocols: [\"a b\"]\n      dial_timeout: 0s\n",
 			want: []string{
-				`wsplug.yaml:5:7: apis[0].websocket.transform_errors: unknown policy "ignore"; expected fail, drop, pass`,
+				"wsplug.yaml:5:7: apis[0].websocket.transform_errors: " +
+					`unknown policy "ignore"; expected fail, drop, pass`,
 				`wsplug.yaml:6:22: apis[0].websocket.subprotocols[0]: "a b" is not a valid subprotocol name`,
 				"wsplug.yaml:7:7: apis[0].websocket.dial_timeout: must be more than 0, got 0s",
 			},
@@ -235,7 +258,8 @@ func TestValidationProblems(t *testing.T) {
 		{
 			name: "headers as a list",
 			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      headers: [a, b]\n",
-			want: []string{"wsplug.yaml:5:7: apis[0].websocket.headers: expected a mapping of names to values, got a list"},
+			want: []string{"wsplug.yaml:5:7: apis[0].websocket.headers: " +
+				"expected a mapping of names to values, got a list"},
 		},
 		{
 			name: "bad header name",
@@ -406,7 +430,9 @@ func TestValidationProblems(t *testing.T) {
 		},
 		{
 			name: "every problem at once, across sections",
-			yaml: "apis:\n  - name: A\n    url: ws://h\n    websocket:\n      retry: -5\n      tokn_name: x\n  - name: B\n    url: http://h\n    enabled: maybe\n",
+			yaml: "apis:\n  - name: A\n    url: ws://h\n    websocket:\n" +
+				"      retry: -5\n      tokn_name: x\n" +
+				"  - name: B\n    url: http://h\n    enabled: maybe\n",
 			want: []string{
 				`wsplug.yaml:3:5: apis[0].url: scheme must be http or https, got "ws"`,
 				"wsplug.yaml:5:7: apis[0].websocket.retry: must be >= -1 (-1 retries without end), got -5",
@@ -684,10 +710,13 @@ func TestAdDiscordbotTemplate(t *testing.T) {
 	want := []string{
 		"bot_api_functions: read by ad_discordbot only; wsplug ignores it",
 		"misc_api_functions: read by ad_discordbot only; wsplug ignores it",
-		"all_apis[0].endpoints[0].payload_base: read by ad_discordbot only; wsplug ignores it (here and 6 more times)",
-		"all_apis[2].endpoints[3].response_type: read by ad_discordbot only; wsplug ignores it (here and 1 more time)",
+		"all_apis[0].endpoints[0].payload_base: read by ad_discordbot only; " +
+			"wsplug ignores it (here and 6 more times)",
+		"all_apis[2].endpoints[3].response_type: read by ad_discordbot only; " +
+			"wsplug ignores it (here and 1 more time)",
 		"all_apis[2].endpoints[4].payload: read by ad_discordbot only; wsplug ignores it",
-		"all_apis[3].endpoints[2].response_handling: read by ad_discordbot only; wsplug ignores it (here and 1 more time)",
+		"all_apis[3].endpoints[2].response_handling: read by ad_discordbot only; " +
+			"wsplug ignores it (here and 1 more time)",
 	}
 	if !reflect.DeepEqual(msgs, want) {
 		t.Errorf("warnings:\n got %s\nwant %s", strings.Join(msgs, "\n     "), strings.Join(want, "\n     "))

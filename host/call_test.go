@@ -72,7 +72,8 @@ func TestCallEndpoints(t *testing.T) {
       - {name: json, path: "/items/{id}", method: post}
       - {name: form, path: /form, method: POST, payload_type: form}
       - {name: query, path: /query, method: GET, payload_type: query}
-      - {name: multipart, path: /upload, method: POST, payload_type: multipart, headers: {Content-Type: multipart/form-data}}
+      - {name: multipart, path: /upload, method: POST, payload_type: multipart, `+
+		`headers: {Content-Type: multipart/form-data}}
       - {name: flaky, path: /flaky, method: GET, retry: 3}
       - {name: slow, path: /slow, method: GET, timeout: 0.1}
       - {name: missing, path: /missing, method: GET, retry: 2}

@@ -236,11 +236,13 @@ func TestExamplePlugins(t *testing.T) {
 	cOut := filepath.Join(dir, "upper-c.wasm")
 	watOut := filepath.Join(dir, "upper-wat.wasm")
 	requireTool(t, "clang")
-	if b, err := exec.Command("sh", "../examples/plugins/c/build.sh", cOut).CombinedOutput(); err != nil {
+	cBuild := exec.Command("sh", "../examples/plugins/c/build.sh", cOut)
+	if b, err := cBuild.CombinedOutput(); err != nil {
 		t.Fatalf("building the C plugin: %v\n%s", err, b)
 	}
 	wat2wasm := requireTool(t, "wat2wasm")
-	if b, err := exec.Command(wat2wasm, "../examples/plugins/wat/upper.wat", "-o", watOut).CombinedOutput(); err != nil {
+	watBuild := exec.Command(wat2wasm, "../examples/plugins/wat/upper.wat", "-o", watOut)
+	if b, err := watBuild.CombinedOutput(); err != nil {
 		t.Fatalf("building the WAT plugin: %v\n%s", err, b)
 	}
 	big := bytes.Repeat([]byte("mixed Case text, ünïcode stays; "), 10000) // 330 KiB: memory must grow

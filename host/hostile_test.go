@@ -116,7 +116,8 @@ func TestHostilePlugins(t *testing.T) {
 		{name: "memory bomb", file: hostile("grow"), transform: "grow", kind: ErrTrap,
 			detail: "transform[grow] (wsplug_transform): trapped: unreachable"},
 		{name: "memory asked at start", file: hostile("bigmem"), kind: ErrRefused,
-			detail: "load: refused: invalid module: section memory: min 65536 pages (4 Gi) over limit of 64 pages (4 Mi)"},
+			detail: "load: refused: invalid module: section memory: " +
+				"min 65536 pages (4 Gi) over limit of 64 pages (4 Mi)"},
 		{name: "go guest out of memory", file: goGuest, transform: "go_oom", kind: ErrTrap,
 			detail: `transform[go_oom] (wsplug_transform): trapped: unreachable ` +
 				`(stderr: "runtime: out of memory: cannot allocate *`},
@@ -134,9 +135,11 @@ func TestHostilePlugins(t *testing.T) {
 			detail: "transform[huge] (wsplug_transform): failed: its output of 20971520 bytes " +
 				"is larger than the limit of 16777216"},
 		{name: "socket import", file: hostile("import_sock"), kind: ErrRefused,
-			detail: "load: refused: it imports wasi_snapshot_preview1.sock_send: plugins have no network"},
+			detail: "load: refused: it imports wasi_snapshot_preview1.sock_send: " +
+				"plugins have no network"},
 		{name: "env import", file: hostile("import_env"), kind: ErrRefused,
-			detail: "load: refused: it imports env.system: plugins import only from wsplug_v1 and wasi_snapshot_preview1"},
+			detail: "load: refused: it imports env.system: " +
+				"plugins import only from wsplug_v1 and wasi_snapshot_preview1"},
 		{name: "unknown host function", file: hostile("import_unknown_host"), kind: ErrRefused,
 			detail: "load: refused: it imports wsplug_v1.exec, which ABI v1 does not have"},
 		{name: "host function and WASI imports of the wrong types", file: hostile("import_signature"),
@@ -144,11 +147,14 @@ func TestHostilePlugins(t *testing.T) {
 				"the ABI's is (i32, i32) -> (i32); import wasi_snapshot_preview1.fd_write has type " +
 				"(i64) -> (i32), WASI's is (i32, i32, i32, i32) -> (i32)"},
 		{name: "imported memory", file: hostile("import_memory"), kind: ErrRefused,
-			detail: "load: refused: it imports a memory, env.memory: a plugin defines its own memory, tables and globals"},
+			detail: "load: refused: it imports a memory, env.memory: " +
+				"a plugin defines its own memory, tables and globals"},
 		{name: "ABI v2 by marker and imports", file: hostile("abi_v2"), kind: ErrRefused,
-			detail: "load: refused: it speaks ABI v2 (it imports wsplug_v2.input_read); this host speaks v1"},
+			detail: "load: refused: it speaks ABI v2 (it imports wsplug_v2.input_read); " +
+				"this host speaks v1"},
 		{name: "ABI v2 imports under a v1 marker", file: hostile("abi_v2_import"), kind: ErrRefused,
-			detail: "load: refused: it speaks ABI v2 (it imports wsplug_v2.input_read); this host speaks v1"},
+			detail: "load: refused: it speaks ABI v2 (it imports wsplug_v2.input_read); " +
+				"this host speaks v1"},
 		{name: "no marker", file: hostile("no_marker"), kind: ErrRefused,
 			detail: "load: refused: not a wsplug plugin: it does not export wsplug_abi_v1"},
 		{name: "no memory export", file: hostile("no_memory"), kind: ErrRefused,

@@ -129,8 +129,9 @@ func TestGoGuestPlaceholdersAndIDs(t *testing.T) {
 		t.Errorf("unknown placeholder: %v", err)
 	}
 	_, err = lk.Lookup(ctx, "go_num", "x")
-	if want := `plugin[goguest] placeholder[go_num] (wsplug_placeholder): failed: strconv.Atoi: parsing "x": invalid syntax`; err == nil ||
-		err.Error() != want {
+	want := `plugin[goguest] placeholder[go_num] (wsplug_placeholder): failed: ` +
+		`strconv.Atoi: parsing "x": invalid syntax`
+	if err == nil || err.Error() != want {
 		t.Errorf("go_num error = %v", err)
 	}
 
@@ -169,7 +170,9 @@ func TestSecretsNeedTheCapability(t *testing.T) {
 	for range 3 {
 		_, err = r.Lookup(client).Lookup(context.Background(), "go_token_len", "")
 	}
-	if err == nil || err.Error() != "plugin[goguest] placeholder[go_token_len] (wsplug_placeholder): failed: value needs the secrets capability" {
+	want := "plugin[goguest] placeholder[go_token_len] (wsplug_placeholder): failed: " +
+		"value needs the secrets capability"
+	if err == nil || err.Error() != want {
 		t.Errorf("error = %v", err)
 	}
 	if n := log.count("plugin asked for a secret without the secrets capability"); n != 1 {
@@ -299,7 +302,8 @@ func TestPoolConcurrency(t *testing.T) {
 func TestCloseWaitsForCalls(t *testing.T) {
 	before := runtime.NumGoroutine()
 	l := newTestLoader(t, nil)
-	p, err := load(t, l, "loop", hostile("loop"), config.Limits{Memory: 1 << 20, Timeout: 200 * time.Millisecond, Instances: 1})
+	limits := config.Limits{Memory: 1 << 20, Timeout: 200 * time.Millisecond, Instances: 1}
+	p, err := load(t, l, "loop", hostile("loop"), limits)
 	if err != nil {
 		t.Fatal(err)
 	}
