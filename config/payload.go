@@ -265,11 +265,21 @@ func sortedKeys(m map[string]any) []string {
 // AppendJSON resolves the payload and appends it to dst as JSON, members in
 // the order the payload has them (for one parsed from JSON text, the
 // text's own order).
-func (p *Payload) AppendJSON(ctx context.Context, dst []byte, lk Lookup, opts ResolveOptions) ([]byte, error) {
+func (p *Payload) AppendJSON(
+	ctx context.Context,
+	dst []byte,
+	lk Lookup,
+	opts ResolveOptions,
+) ([]byte, error) {
 	return p.root.appendJSON(ctx, dst, lk, opts)
 }
 
-func (n *pnode) appendJSON(ctx context.Context, dst []byte, lk Lookup, opts ResolveOptions) ([]byte, error) {
+func (n *pnode) appendJSON(
+	ctx context.Context,
+	dst []byte,
+	lk Lookup,
+	opts ResolveOptions,
+) ([]byte, error) {
 	switch n.kind {
 	case pList:
 		dst = append(dst, '[')

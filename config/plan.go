@@ -68,7 +68,8 @@ func NewPlan(api *API) (*Plan, error) {
 		p.params = append(p.params, templatePair{q.Name, ParseTemplate(q.Value)})
 	}
 	for _, h := range ws.Headers {
-		p.header = append(p.header, templatePair{http.CanonicalHeaderKey(h.Name), ParseTemplate(h.Value)})
+		name := http.CanonicalHeaderKey(h.Name)
+		p.header = append(p.header, templatePair{name, ParseTemplate(h.Value)})
 	}
 	for i, s := range []string{ws.ClientID, ws.AuthToken, ws.SessionID, ws.Channel, ws.Version} {
 		p.values[i] = ParseTemplate(s)
@@ -349,7 +350,8 @@ func redactHeader(name, value string) string {
 	if !credentialHeaders[name] || value == "" || value == redacted {
 		return value
 	}
-	if scheme, rest, ok := strings.Cut(value, " "); ok && rest != "" && !strings.Contains(scheme, "=") {
+	scheme, rest, ok := strings.Cut(value, " ")
+	if ok && rest != "" && !strings.Contains(scheme, "=") {
 		return scheme + " " + redacted
 	}
 	return redacted

@@ -23,7 +23,8 @@ func (f *File) Validate(names Names) error {
 func (f *File) ValidateWith(names Names, more ...Problem) error {
 	v := newValidator(f.src, names)
 	v.problems = append(v.problems, more...)
-	if len(f.APIs) == 0 && !f.src.has("apis") && !f.src.has("all_apis") && len(f.src.problems) == 0 {
+	if len(f.APIs) == 0 && !f.src.has("apis") && !f.src.has("all_apis") &&
+		len(f.src.problems) == 0 {
 		v.problem("", "the file has no apis list; nothing to connect to")
 	}
 	apiNames := map[string]string{}
@@ -49,7 +50,8 @@ func (f *File) ValidateWith(names Names, more ...Problem) error {
 			continue
 		}
 		if first, dup := pluginNames[p.Name]; dup {
-			v.problem(join(path, "name"), "plugin %q is already defined at %s", p.Name, v.where(first))
+			v.problem(join(path, "name"), "plugin %q is already defined at %s",
+				p.Name, v.where(first))
 		} else {
 			pluginNames[p.Name] = join(path, "name")
 		}
@@ -152,7 +154,8 @@ func (v *validator) nonNegative(path string, d time.Duration) {
 // seconds checks a timeout written in seconds.
 func (v *validator) seconds(path string, d time.Duration) {
 	if d < 0 {
-		v.problem(path, "must be >= 0 seconds, got %s", strconv.FormatFloat(d.Seconds(), 'g', -1, 64))
+		secs := strconv.FormatFloat(d.Seconds(), 'g', -1, 64)
+		v.problem(path, "must be >= 0 seconds, got %s", secs)
 	}
 }
 
@@ -277,7 +280,8 @@ func (v *validator) api(a *API, path string) {
 			continue
 		}
 		if first, dup := endpoints[e.Name]; dup {
-			v.problem(join(p, "name"), "endpoint %q is already defined at %s", e.Name, v.where(first))
+			v.problem(join(p, "name"), "endpoint %q is already defined at %s",
+				e.Name, v.where(first))
 		} else {
 			endpoints[e.Name] = join(p, "name")
 		}
@@ -299,7 +303,8 @@ func (v *validator) endpoint(e *Endpoint, path string) {
 		if slices.Contains(methods, m) {
 			e.Method = m
 		} else {
-			v.problem(join(path, "method"), "unknown HTTP method %q; expected one of %s, or null for no request",
+			v.problem(join(path, "method"),
+				"unknown HTTP method %q; expected one of %s, or null for no request",
 				e.Method, strings.Join(methods, ", "))
 		}
 	}
@@ -320,7 +325,8 @@ func (v *validator) websocket(w *Websocket, path string) {
 
 	if !slices.Contains(v.formats, w.ClientIDFormat) {
 		v.problem(key("client_id_format"), "unknown client_id_format %q%s; available: %s",
-			w.ClientIDFormat, didYouMean(w.ClientIDFormat, v.formats), strings.Join(v.formats, ", "))
+			w.ClientIDFormat, didYouMean(w.ClientIDFormat, v.formats),
+			strings.Join(v.formats, ", "))
 	}
 	for _, k := range []struct{ key, value string }{
 		{"client_id_name", w.ClientIDName}, {"token_name", w.TokenName},
@@ -460,7 +466,8 @@ func (v *validator) plugin(p *Plugin, path string) {
 	}
 	switch m := p.Limits.Memory; {
 	case m < wasmPage:
-		v.problem(key("limits.memory"), "must be at least 64KiB (one Wasm page), got %s", FormatSize(m))
+		v.problem(key("limits.memory"), "must be at least 64KiB (one Wasm page), got %s",
+			FormatSize(m))
 	case m > 4<<30:
 		v.problem(key("limits.memory"), "must be at most 4GiB (the wasm32 address space), got %s",
 			FormatSize(m))

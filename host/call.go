@@ -62,7 +62,12 @@ const maxResponse = 64 << 20
 // and 5xx answers) apply; payload_type json, form, query or multipart says
 // how the payload travels. An endpoint with method null makes no request:
 // its Response carries the resolved payload as JSON, status 0.
-func (c *Client) Call(ctx context.Context, endpoint string, payload any, vars Vars) (*Response, error) {
+func (c *Client) Call(
+	ctx context.Context,
+	endpoint string,
+	payload any,
+	vars Vars,
+) (*Response, error) {
 	ep := c.endpoint(endpoint)
 	if ep == nil {
 		names := make([]string, len(c.api.Endpoints))
@@ -278,8 +283,8 @@ func (c *Client) do(ctx context.Context, build func(context.Context) (*http.Requ
 	defer hr.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(hr.Body, maxResponse))
 	if err != nil {
-		return nil, fmt.Errorf("api[%s] endpoint[%s]: reading the response: %w", c.name, ep.Name, err),
-			ctx.Err() == nil
+		return nil, fmt.Errorf("api[%s] endpoint[%s]: reading the response: %w",
+			c.name, ep.Name, err), ctx.Err() == nil
 	}
 	resp = &Response{Status: hr.StatusCode, Header: hr.Header, Body: body}
 	if hr.StatusCode < 200 || hr.StatusCode > 299 {
@@ -287,8 +292,8 @@ func (c *Client) do(ctx context.Context, build func(context.Context) (*http.Requ
 		if len(snippet) > 200 {
 			snippet = snippet[:200] + "…"
 		}
-		return resp, &HTTPError{API: c.name, Endpoint: ep.Name, Status: hr.StatusCode, Body: snippet},
-			hr.StatusCode >= 500
+		herr := &HTTPError{API: c.name, Endpoint: ep.Name, Status: hr.StatusCode, Body: snippet}
+		return resp, herr, hr.StatusCode >= 500
 	}
 	return resp, nil, false
 }

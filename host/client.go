@@ -466,7 +466,8 @@ func (c *Client) setState(to State, attempt int, err error, delay time.Duration)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
 
-	ch := StateChange{API: c.name, From: from, To: to, Attempt: attempt, Err: err, Delay: delay, At: time.Now()}
+	ch := StateChange{API: c.name, From: from, To: to, Attempt: attempt, Err: err,
+		Delay: delay, At: time.Now()}
 	if f := c.host.opts.OnStateChange; f != nil {
 		f(ch)
 	}
@@ -633,7 +634,8 @@ type DialError struct {
 // Error says which attempt failed, and how.
 func (e *DialError) Error() string {
 	if e.Status != 0 {
-		return fmt.Sprintf("api[%s] dial %s: handshake refused with HTTP %d: %v", e.API, e.URL, e.Status, e.Err)
+		return fmt.Sprintf("api[%s] dial %s: handshake refused with HTTP %d: %v",
+			e.API, e.URL, e.Status, e.Err)
 	}
 	return fmt.Sprintf("api[%s] dial %s: %v", e.API, e.URL, e.Err)
 }
@@ -660,7 +662,8 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, *config.Target, err
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
-		de := &DialError{API: c.name, URL: target.Redacted(), Err: redactError(err, target, info.Values)}
+		de := &DialError{API: c.name, URL: target.Redacted(),
+			Err: redactError(err, target, info.Values)}
 		if resp != nil {
 			de.Status = resp.StatusCode
 			if resp.Body != nil {
@@ -680,7 +683,8 @@ func redactError(err error, t *config.Target, v *config.Values) error {
 	replace := []string{t.URL, t.Redacted()}
 	for _, scheme := range [][2]string{{"ws://", "http://"}, {"wss://", "https://"}} {
 		if strings.HasPrefix(t.URL, scheme[0]) {
-			replace = append(replace, scheme[1]+t.URL[len(scheme[0]):], scheme[1]+t.Redacted()[len(scheme[0]):])
+			replace = append(replace,
+				scheme[1]+t.URL[len(scheme[0]):], scheme[1]+t.Redacted()[len(scheme[0]):])
 		}
 	}
 	out := msg
@@ -756,7 +760,11 @@ type heartbeat struct {
 	running sync.WaitGroup
 }
 
-func (c *Client) startHeartbeat(ctx context.Context, conn *websocket.Conn, abort func(error)) *heartbeat {
+func (c *Client) startHeartbeat(
+	ctx context.Context,
+	conn *websocket.Conn,
+	abort func(error),
+) *heartbeat {
 	h := &heartbeat{}
 	beat := func() {
 		h.mu.Lock()
@@ -864,7 +872,8 @@ func (c *Client) runTransforms(ctx context.Context, m *Message, ts []boundTransf
 		a, err := bt.t.Transform(ctx, m)
 		if err != nil {
 			c.stats.transformErrors.Add(1)
-			c.log.Warn("transform failed", "transform", bt.name, "policy", c.ws.TransformErrors, "err", err)
+			c.log.Warn("transform failed", "transform", bt.name,
+				"policy", c.ws.TransformErrors, "err", err)
 			switch c.ws.TransformErrors {
 			case config.TransformErrorsPass:
 				m.Data = before
@@ -898,7 +907,8 @@ type DroppedError struct {
 // Error says which transform dropped the message, and why.
 func (e *DroppedError) Error() string {
 	if e.Err != nil {
-		return fmt.Sprintf("transform[%s] failed and the message was dropped: %v", e.Transform, e.Err)
+		return fmt.Sprintf("transform[%s] failed and the message was dropped: %v",
+			e.Transform, e.Err)
 	}
 	return fmt.Sprintf("transform[%s] dropped the message", e.Transform)
 }

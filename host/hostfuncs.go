@@ -149,7 +149,8 @@ func hostValueRead(ctx context.Context, _ api.Module, stack []uint64) {
 	switch {
 	case secret && !in.plugin.caps.secrets:
 		in.plugin.deniedOnce.Do(func() {
-			in.plugin.log.log(slog.LevelWarn, "plugin asked for a secret without the secrets capability",
+			in.plugin.log.log(slog.LevelWarn,
+				"plugin asked for a secret without the secrets capability",
 				slog.String("value", string(name)))
 		})
 		stack[0] = api.EncodeI32(abi.ReadDenied)

@@ -95,7 +95,8 @@ func Inspect(ctx context.Context, file string) (*Report, error) {
 	defer rt.Close(ctx)
 	compiled, err := rt.CompileModule(ctx, data)
 	if err != nil {
-		r.Problems = append(r.Problems, "invalid module: "+strings.TrimPrefix(err.Error(), "invalid "))
+		msg := strings.TrimPrefix(err.Error(), "invalid ")
+		r.Problems = append(r.Problems, "invalid module: "+msg)
 		return r, nil
 	}
 	r.Problems = append(r.Problems, exportProblems(compiled)...)

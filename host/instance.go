@@ -174,7 +174,8 @@ func (p *Plugin) startError(ctx, ictx context.Context, in *instance, err error) 
 			abi.ExportInitialize, p.startTimeout()))
 	case strings.Contains(msg, errOutsideCall.Error()):
 		return p.error("start", ErrTrap, "a host function was called while the module started "+
-			"(from its start function or "+abi.ExportInitialize+"): host functions work only during a call")
+			"(from its start function or "+abi.ExportInitialize+"): "+
+			"host functions work only during a call")
 	}
 	return p.error("start", ErrTrap, firstLine(msg)+lastWords(in))
 }
@@ -223,7 +224,12 @@ type callArgs struct {
 
 // call calls fn with the arguments and returns its status. Any failure other
 // than an error status breaks the instance.
-func (in *instance) call(ctx context.Context, what string, fn api.Function, a *callArgs) (abi.Status, error) {
+func (in *instance) call(
+	ctx context.Context,
+	what string,
+	fn api.Function,
+	a *callArgs,
+) (abi.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -236,7 +242,8 @@ func (in *instance) call(ctx context.Context, what string, fn api.Function, a *c
 			in.dst = a.dst
 		}
 	}
-	in.active, in.outputSet, in.tooLarge, in.errMsg, in.readSecret, in.fault = true, false, 0, "", false, ""
+	in.active, in.outputSet, in.tooLarge = true, false, 0
+	in.errMsg, in.readSecret, in.fault = "", false, ""
 	in.stderr.reset()
 	in.cc.Context = ctx
 	limited := in.cc.limited
@@ -283,7 +290,8 @@ func (in *instance) call(ctx context.Context, what string, fn api.Function, a *c
 		}
 		return status, in.plugin.error(what, ErrPluginFailed, msg)
 	}
-	return status, in.plugin.error(what, ErrPluginFailed, fmt.Sprintf("returned unknown status %d", int32(status)))
+	return status, in.plugin.error(what, ErrPluginFailed,
+		fmt.Sprintf("returned unknown status %d", int32(status)))
 }
 
 // callError explains why a call did not return.
@@ -300,7 +308,8 @@ func (in *instance) callError(what string, err error) error {
 		case sys.ExitCodeContextCanceled:
 			return p.error(what, ErrTimeout, "canceled")
 		}
-		return p.error(what, ErrTrap, fmt.Sprintf("exited with code %d%s", exit.ExitCode(), lastWords(in)))
+		return p.error(what, ErrTrap,
+			fmt.Sprintf("exited with code %d%s", exit.ExitCode(), lastWords(in)))
 	}
 	msg := strings.TrimPrefix(firstLine(err.Error()), "wasm error: ")
 	return p.error(what, ErrTrap, msg+lastWords(in))

@@ -223,7 +223,8 @@ func (p *Plugin) Provides() Provides { return p.provides }
 
 // error is the failure of a call, naming the export it ran.
 func (p *Plugin) error(call string, kind error, detail string) *PluginError {
-	return &PluginError{Plugin: p.name, Call: call, Export: exportOf(call), Kind: kind, Detail: detail}
+	return &PluginError{Plugin: p.name, Call: call, Export: exportOf(call),
+		Kind: kind, Detail: detail}
 }
 
 // Load reads, checks, compiles and starts the plugin spec describes: the
@@ -235,7 +236,8 @@ func (l *Loader) Load(ctx context.Context, spec config.Plugin) (*Plugin, error) 
 		file = spec.Path
 	}
 	refuse := func(format string, args ...any) error {
-		return &PluginError{Plugin: spec.Name, Call: "load", Kind: ErrRefused, Detail: fmt.Sprintf(format, args...)}
+		return &PluginError{Plugin: spec.Name, Call: "load", Kind: ErrRefused,
+			Detail: fmt.Sprintf(format, args...)}
 	}
 	data, err := readModule(file)
 	if err != nil {
@@ -244,7 +246,8 @@ func (l *Loader) Load(ctx context.Context, spec config.Plugin) (*Plugin, error) 
 	digest := sha256.Sum256(data)
 	sum := hex.EncodeToString(digest[:])
 	if spec.SHA256 != "" && !strings.EqualFold(spec.SHA256, sum) {
-		return nil, refuse("%s: %s hashes to %s; the config pins %s", sha256Mismatch, file, sum, spec.SHA256)
+		return nil, refuse("%s: %s hashes to %s; the config pins %s",
+			sha256Mismatch, file, sum, spec.SHA256)
 	}
 	mod, err := readWasm(data)
 	if err != nil {
@@ -375,8 +378,8 @@ func (p *Plugin) describe(ctx context.Context) error {
 		{len(provides.Transforms) > 0 && in.fnTransform == nil, abi.ExportTransform, abi.KindTransform},
 	} {
 		if need.has {
-			return p.error("describe", ErrRefused, fmt.Sprintf("it describes a %s but does not export %s",
-				need.kind, need.export))
+			return p.error("describe", ErrRefused,
+				fmt.Sprintf("it describes a %s but does not export %s", need.kind, need.export))
 		}
 	}
 	p.provides = provides
@@ -397,7 +400,8 @@ func parseDescribe(text string) (Provides, error) {
 		}
 		kind, name, flags := fields[0], fields[1], fields[2:]
 		if !validName(name) {
-			return out, fmt.Errorf("line %d: %q is not a name (letters, digits, '_', '.', '-')", i+1, name)
+			return out, fmt.Errorf("line %d: %q is not a name (letters, digits, '_', '.', '-')",
+				i+1, name)
 		}
 		if seen[kind+" "+name] {
 			return out, fmt.Errorf("line %d: %s %s is described twice", i+1, kind, name)

@@ -118,9 +118,11 @@ func importProblems(imports []wasmImport) []string {
 			want, ok := hostFuncType(imp.Name)
 			switch {
 			case !ok:
-				out = append(out, fmt.Sprintf("it imports %s, which ABI v%d does not have", imp, abi.Version))
+				out = append(out, fmt.Sprintf("it imports %s, which ABI v%d does not have",
+					imp, abi.Version))
 			case imp.Type != nil && !want.equal(*imp.Type):
-				out = append(out, fmt.Sprintf("import %s has type %s, the ABI's is %s", imp, imp.Type, want))
+				out = append(out, fmt.Sprintf("import %s has type %s, the ABI's is %s",
+					imp, imp.Type, want))
 			}
 		case imp.Module == wasiModule:
 			switch {
@@ -131,7 +133,8 @@ func importProblems(imports []wasmImport) []string {
 					"plugins may use", imp))
 			case imp.Type != nil:
 				if want, ok := wasiTypes()[imp.Name]; ok && !want.equal(*imp.Type) {
-					out = append(out, fmt.Sprintf("import %s has type %s, WASI's is %s", imp, imp.Type, want))
+					out = append(out, fmt.Sprintf("import %s has type %s, WASI's is %s",
+						imp, imp.Type, want))
 				}
 			}
 		default:

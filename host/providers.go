@@ -42,7 +42,11 @@ type pluginPlaceholder struct {
 	call   string
 }
 
-func (s *pluginPlaceholder) Placeholder(ctx context.Context, _, arg string, c *ClientInfo) (any, error) {
+func (s *pluginPlaceholder) Placeholder(
+	ctx context.Context,
+	_, arg string,
+	c *ClientInfo,
+) (any, error) {
 	in, err := s.p.acquire(ctx, s.call)
 	if err != nil {
 		return nil, err
@@ -71,7 +75,8 @@ func (s *pluginPlaceholder) Placeholder(ctx context.Context, _, arg string, c *C
 		dec.UseNumber()
 		var v any
 		if err := dec.Decode(&v); err != nil {
-			return nil, s.p.failed(s.p.error(s.call, ErrPluginFailed, "its JSON value does not parse: "+err.Error()))
+			msg := "its JSON value does not parse: " + err.Error()
+			return nil, s.p.failed(s.p.error(s.call, ErrPluginFailed, msg))
 		}
 		return v, nil
 	}
@@ -135,7 +140,8 @@ func resultProblem(status abi.Status, in *instance) string {
 	case status == abi.StatusOK && len(in.out) == 0:
 		return "returned an empty value"
 	}
-	return fmt.Sprintf("returned status %d (%s), which this call does not take", int32(status), status)
+	return fmt.Sprintf("returned status %d (%s), which this call does not take",
+		int32(status), status)
 }
 
 // acquire takes an instance for a call.

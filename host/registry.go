@@ -71,7 +71,9 @@ type Transform interface {
 type TransformFunc func(ctx context.Context, m *Message) (Action, error)
 
 // Transform calls f.
-func (f TransformFunc) Transform(ctx context.Context, m *Message) (Action, error) { return f(ctx, m) }
+func (f TransformFunc) Transform(ctx context.Context, m *Message) (Action, error) {
+	return f(ctx, m)
+}
 
 // PlaceholderSource gives values for {name} and {name:arg}. The value is
 // text, a config.Secret, or JSON-shaped data (see config.Lookup).
@@ -83,7 +85,11 @@ type PlaceholderSource interface {
 type PlaceholderFunc func(ctx context.Context, name, arg string, c *ClientInfo) (any, error)
 
 // Placeholder calls f.
-func (f PlaceholderFunc) Placeholder(ctx context.Context, name, arg string, c *ClientInfo) (any, error) {
+func (f PlaceholderFunc) Placeholder(
+	ctx context.Context,
+	name, arg string,
+	c *ClientInfo,
+) (any, error) {
 	return f(ctx, name, arg, c)
 }
 
@@ -159,7 +165,8 @@ func (r *Registry) AddPlugin(p *Plugin) error {
 				call: "client_id[" + name + "]"}
 		},
 		func(name string) PlaceholderSource {
-			i := slices.IndexFunc(pv.Placeholders, func(pi PlaceholderInfo) bool { return pi.Name == name })
+			i := slices.IndexFunc(pv.Placeholders,
+				func(pi PlaceholderInfo) bool { return pi.Name == name })
 			return &pluginPlaceholder{p: p, index: uint64(i), secret: pv.Placeholders[i].Secret,
 				call: "placeholder[" + name + "]"}
 		},

@@ -103,7 +103,11 @@ func (c *Client) render(ctx context.Context, msg any, vars Vars) ([]byte, error)
 }
 
 // resolvePayload writes a payload as JSON, in its members' own order.
-func (c *Client) resolvePayload(ctx context.Context, p *config.Payload, lk config.Lookup) ([]byte, error) {
+func (c *Client) resolvePayload(
+	ctx context.Context,
+	p *config.Payload,
+	lk config.Lookup,
+) ([]byte, error) {
 	b, err := p.AppendJSON(ctx, nil, lk, config.ResolveOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("api[%s] send: %w", c.name, err)

@@ -34,7 +34,12 @@ type Setup struct {
 // Every problem, the plugins' included, comes back at once in a
 // *config.ValidationError with file and line. On error nothing stays
 // loaded.
-func LoadConfig(ctx context.Context, path string, reg *Registry, opts *LoaderOptions) (*Setup, error) {
+func LoadConfig(
+	ctx context.Context,
+	path string,
+	reg *Registry,
+	opts *LoaderOptions,
+) (*Setup, error) {
 	return loadConfig(ctx, path, reg, opts, nil)
 }
 
@@ -46,12 +51,22 @@ func LoadConfig(ctx context.Context, path string, reg *Registry, opts *LoaderOpt
 // changed is loaded anew. reg is as for LoadConfig; opts is used only if s
 // has no loader yet. s and the new setup may be closed in either order: a
 // shared plugin closes with the last of them.
-func (s *Setup) Next(ctx context.Context, path string, reg *Registry, opts *LoaderOptions) (*Setup, error) {
+func (s *Setup) Next(
+	ctx context.Context,
+	path string,
+	reg *Registry,
+	opts *LoaderOptions,
+) (*Setup, error) {
 	return loadConfig(ctx, path, reg, opts, s)
 }
 
-func loadConfig(ctx context.Context, path string, reg *Registry, opts *LoaderOptions,
-	prev *Setup) (*Setup, error) {
+func loadConfig(
+	ctx context.Context,
+	path string,
+	reg *Registry,
+	opts *LoaderOptions,
+	prev *Setup,
+) (*Setup, error) {
 	f, err := config.Decode(path)
 	if err != nil {
 		return nil, err
@@ -111,7 +126,8 @@ func (s *Setup) loadPlugins(ctx context.Context, prev *Setup) []config.Problem {
 		entry := fmt.Sprintf("plugins[%d]", i)
 		if err := errs[i]; err != nil {
 			key := entry + ".path"
-			if pe := (*PluginError)(nil); errors.As(err, &pe) && strings.HasPrefix(pe.Detail, sha256Mismatch) {
+			var pe *PluginError
+			if errors.As(err, &pe) && strings.HasPrefix(pe.Detail, sha256Mismatch) {
 				key = entry + ".sha256"
 			}
 			problems = append(problems, f.Problem(key, err.Error()))

@@ -85,7 +85,8 @@ const (
 // and those sections, but nothing else.
 func readWasm(b []byte) (*wasmModule, error) {
 	if len(b) < len(wasmMagic) || !bytes.Equal(b[:4], wasmMagic[:4]) {
-		return nil, fmt.Errorf("%w: it does not start with \\0asm (it starts with %q)", errNotWasm, head(b))
+		return nil, fmt.Errorf("%w: it does not start with \\0asm (it starts with %q)",
+			errNotWasm, head(b))
 	}
 	if !bytes.Equal(b[4:8], wasmMagic[4:]) {
 		return nil, fmt.Errorf("%w: binary format version %x is not 1", errNotWasm, b[4:8])

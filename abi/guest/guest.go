@@ -80,7 +80,8 @@ func Placeholder(name string, fn func(arg string) (string, error)) {
 // SecretPlaceholder registers a placeholder whose values are secrets: the
 // host never logs or prints them.
 func SecretPlaceholder(name string, fn func(arg string) (string, error)) {
-	placeholders = append(placeholders, placeholderProvider{name: name, secret: true, fn: textValue(fn)})
+	placeholders = append(placeholders,
+		placeholderProvider{name: name, secret: true, fn: textValue(fn)})
 }
 
 // JSONPlaceholder registers a placeholder whose value is JSON data (a

@@ -115,7 +115,11 @@ func (s *Sim) Placeholder(name, arg string) (any, error) {
 
 // Transform runs the transform name on data. out is the payload after it:
 // data itself when it passes, nil when it is dropped.
-func (s *Sim) Transform(name string, data []byte, incoming, binary bool) (out []byte, dropped bool, err error) {
+func (s *Sim) Transform(
+	name string,
+	data []byte,
+	incoming, binary bool,
+) (out []byte, dropped bool, err error) {
 	i, err := s.find(abi.KindTransform, name)
 	if err != nil {
 		return nil, false, err

@@ -67,7 +67,8 @@ func sourceHash(tb testing.TB, root, dir string) string {
 	h := sha256.New()
 	h.Write([]byte(runtime.Version()))
 	for _, d := range []string{dir, "abi"} {
-		err := filepath.WalkDir(filepath.Join(root, d), func(path string, e fs.DirEntry, err error) error {
+		top := filepath.Join(root, d)
+		err := filepath.WalkDir(top, func(path string, e fs.DirEntry, err error) error {
 			if err != nil || e.IsDir() || !strings.HasSuffix(path, ".go") && e.Name() != "go.mod" {
 				return err
 			}
