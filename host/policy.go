@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
@@ -44,27 +43,35 @@ var (
 	markerVersion = regexp.MustCompile(`^` + abi.ExportMarkerPrefix + `(\d+)$`)
 )
 
-// spokenVersion is the ABI version a module speaks, as digits: that of a
-// wsplug_vN import of another version than this host's, which decides
-// first, or else that of its marker export; "" when it has no marker.
-func spokenVersion(m *wasmModule) string {
+// speaks is the ABI version a module speaks, as digits, and what says so:
+// a wsplug_vN import of another version than this host's decides first,
+// then the marker export, this host's own before any other. The version is
+// "" when the module has neither.
+func speaks(m *wasmModule) (version, by string) {
 	for _, imp := range m.Imports {
 		if v := otherVersion(imp); v != "" {
-			return v
+			return v, "it imports " + imp.String()
 		}
 	}
-	version := ""
 	for _, e := range m.Exports {
-		if v := markerVersion.FindStringSubmatch(e.Name); v != nil && e.Kind == importFunc {
-			if e.Name == abi.ExportMarker {
-				return v[1]
-			}
-			if version == "" {
-				version = v[1]
-			}
+		v := markerVersion.FindStringSubmatch(e.Name)
+		if v == nil || e.Kind != importFunc {
+			continue
+		}
+		if e.Name == abi.ExportMarker {
+			return v[1], "it exports " + e.Name
+		}
+		if version == "" {
+			version, by = v[1], "it exports "+e.Name
 		}
 	}
-	return version
+	return version, by
+}
+
+// spokenVersion is the version speaks finds.
+func spokenVersion(m *wasmModule) string {
+	v, _ := speaks(m)
+	return v
 }
 
 // otherVersion is the version of an import from wsplug_vN, as digits, when
@@ -81,29 +88,14 @@ func otherVersion(imp wasmImport) string {
 // this host's, from its imports or its marker export, or that it has no
 // marker.
 func versionProblem(m *wasmModule) string {
-	for _, imp := range m.Imports {
-		if v := otherVersion(imp); v != "" {
-			return fmt.Sprintf("it speaks ABI v%s (it imports %s); this host speaks v%d",
-				v, imp, abi.Version)
-		}
+	switch v, by := speaks(m); v {
+	case strconv.Itoa(abi.Version):
+		return ""
+	case "":
+		return fmt.Sprintf("not a wsplug plugin: it does not export %s", abi.ExportMarker)
+	default:
+		return fmt.Sprintf("it speaks ABI v%s (%s); this host speaks v%d", v, by, abi.Version)
 	}
-	other := ""
-	for _, e := range m.Exports {
-		if e.Kind != importFunc || !markerVersion.MatchString(e.Name) {
-			continue
-		}
-		if e.Name == abi.ExportMarker {
-			return ""
-		}
-		if other == "" {
-			other = e.Name
-		}
-	}
-	if other != "" {
-		return fmt.Sprintf("it speaks ABI v%s (it exports %s); this host speaks v%d",
-			strings.TrimPrefix(other, abi.ExportMarkerPrefix), other, abi.Version)
-	}
-	return fmt.Sprintf("not a wsplug plugin: it does not export %s", abi.ExportMarker)
 }
 
 // importProblems lists every import the sandbox does not give.
