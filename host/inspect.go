@@ -2,8 +2,6 @@ package host
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -51,8 +49,7 @@ func Inspect(ctx context.Context, file string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(data)
-	r := &Report{File: file, Size: len(data), SHA256: hex.EncodeToString(sum[:])}
+	r := &Report{File: file, Size: len(data), SHA256: sha256Hex(data)}
 	mod, err := readWasm(data)
 	if err != nil {
 		r.Problems = append(r.Problems, err.Error())

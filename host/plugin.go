@@ -140,8 +140,13 @@ func hashModule(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return sha256Hex(data), nil
+}
+
+// sha256Hex is the digest a config's sha256 pins: hex, lowercase.
+func sha256Hex(data []byte) string {
 	digest := sha256.Sum256(data)
-	return hex.EncodeToString(digest[:]), nil
+	return hex.EncodeToString(digest[:])
 }
 
 // Plugin is a loaded Wasm plugin: a compiled module and a pool of its
@@ -243,8 +248,7 @@ func (l *Loader) Load(ctx context.Context, spec config.Plugin) (*Plugin, error) 
 	if err != nil {
 		return nil, &PluginError{Plugin: spec.Name, Call: "load", Kind: err}
 	}
-	digest := sha256.Sum256(data)
-	sum := hex.EncodeToString(digest[:])
+	sum := sha256Hex(data)
 	if spec.SHA256 != "" && !strings.EqualFold(spec.SHA256, sum) {
 		return nil, refuse("%s: %s hashes to %s; the config pins %s",
 			sha256Mismatch, file, sum, spec.SHA256)
