@@ -136,10 +136,14 @@ func TestPlanResolve(t *testing.T) {
 			},
 		},
 		{
-			name:       "a credential header is redacted even when written in the file",
-			websocket:  "url: ws://h/ws\nheaders: {x-api-key: literal-key, authorization: Basic dXNlcjpwYXNz}",
-			wantURL:    "ws://h/ws",
-			wantHeader: []Pair{{Name: "X-Api-Key", Value: "***"}, {Name: "Authorization", Value: "Basic ***"}},
+			name: "a credential header is redacted even when written in the file",
+			websocket: "url: ws://h/ws\n" +
+				"headers: {x-api-key: literal-key, authorization: Basic dXNlcjpwYXNz}",
+			wantURL: "ws://h/ws",
+			wantHeader: []Pair{
+				{Name: "X-Api-Key", Value: "***"},
+				{Name: "Authorization", Value: "Basic ***"},
+			},
 		},
 		{
 			name:      "a password in the URL is redacted",
@@ -370,8 +374,10 @@ func TestPlanResolveErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := planFor(t, "apis:\n  - name: A\n    url: http://h\n    websocket:\n      "+tt.websocket+"\n")
-			_, err := p.Resolve(context.Background(), &tt.values, fakeEnv(map[string]string{"U": "http://x/ws"}))
+			p := planFor(t, "apis:\n  - name: A\n    url: http://h\n    websocket:\n      "+
+				tt.websocket+"\n")
+			env := fakeEnv(map[string]string{"U": "http://x/ws"})
+			_, err := p.Resolve(context.Background(), &tt.values, env)
 			if err == nil || err.Error() != tt.want {
 				t.Errorf("error = %v, want %q", err, tt.want)
 			}

@@ -123,7 +123,8 @@ func TestTemplateErrors(t *testing.T) {
 		want     string
 	}{
 		{"unknown", "x{nope}", testValues, "{nope}: unknown placeholder"},
-		{"unset env", "{env:NOPE_NOT_SET}", env, "{env:NOPE_NOT_SET}: environment variable NOPE_NOT_SET is not set"},
+		{"unset env", "{env:NOPE_NOT_SET}", env,
+			"{env:NOPE_NOT_SET}: environment variable NOPE_NOT_SET is not set"},
 		{"env without name", "{env}", env, "{env}: needs a variable name, as in {env:NAME}"},
 		{"argument to value", "{client_id:x}", &Values{}, "{client_id:x}: takes no argument"},
 		{"chain says unknown", "{zzz}", Chain(&Values{}, env), "{zzz}: unknown placeholder"},
@@ -149,7 +150,9 @@ func TestTemplateKeepUnknown(t *testing.T) {
 }
 
 func TestEscapeTemplate(t *testing.T) {
-	for _, s := range []string{"", "plain", "{client_id}", "{{", "}}", "{}}", "a{b}c}", `{"a":{"b":1}}`, "}{"} {
+	for _, s := range []string{
+		"", "plain", "{client_id}", "{{", "}}", "{}}", "a{b}c}", `{"a":{"b":1}}`, "}{",
+	} {
 		esc := EscapeTemplate(s)
 		got, ok := ParseTemplate(esc).Literal()
 		if !ok || got != s {
@@ -331,8 +334,10 @@ func FuzzTemplate(f *testing.F) {
 // FuzzPayloadJSON: any JSON text parses or is refused, and what a parsed
 // payload resolves to is valid JSON with the same shape.
 func FuzzPayloadJSON(f *testing.F) {
-	for _, s := range []string{`{"a":"{client_id}","b":[1,2.50,"x{seed}y"]}`, `"{seed}"`, `[]`, `{"{k}":{"n":null}}`,
-		`{"raw":"{\"a\":1}"}`, `1e400`, `{"a":1} x`} {
+	for _, s := range []string{
+		`{"a":"{client_id}","b":[1,2.50,"x{seed}y"]}`, `"{seed}"`, `[]`, `{"{k}":{"n":null}}`,
+		`{"raw":"{\"a\":1}"}`, `1e400`, `{"a":1} x`,
+	} {
 		f.Add([]byte(s))
 	}
 	lk := LookupFunc(func(_ context.Context, name, arg string) (any, error) {

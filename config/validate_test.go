@@ -51,7 +51,8 @@ func TestValidationProblems(t *testing.T) {
 		{
 			name: "unknown key with suggestion",
 			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      tokn_name: x\n",
-			want: []string{"wsplug.yaml:5:7: apis[0].websocket.tokn_name: unknown key; did you mean token_name?"},
+			want: []string{"wsplug.yaml:5:7: apis[0].websocket.tokn_name: " +
+				"unknown key; did you mean token_name?"},
 		},
 		{
 			name: "unknown key without a close match",
@@ -61,7 +62,8 @@ func TestValidationProblems(t *testing.T) {
 		{
 			name: "negative retry",
 			yaml: "apis:\n  - name: A\n    url: http://h\n    websocket:\n      retry: -2\n",
-			want: []string{"wsplug.yaml:5:7: apis[0].websocket.retry: must be >= -1 (-1 retries without end), got -2"},
+			want: []string{"wsplug.yaml:5:7: apis[0].websocket.retry: " +
+				"must be >= -1 (-1 retries without end), got -2"},
 		},
 		{
 			name: "retry of the wrong type",
